@@ -1,0 +1,240 @@
+"""The `syndicate` command.
+
+`up` runs everything; `web`, `worker`, `beat` run one part each (production and docker-compose use
+these); `poll` polls now; `status` lists deliveries; `retry` and `resolve` settle the ones that
+need a person.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import config as config_mod
+from .config import Config
+from .errors import ConfigError, SyndicateError
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_DATA = Path(".syndicate")
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def config_option(f: F) -> F:
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False),
+        help="TOML config (default: $SYNDICATE_CONFIG, else config/syndicate.toml).",
+    )(f)
+
+
+def load_config(config_path: str | None) -> Config:
+    """Load and check the config, or stop with the key that is wrong."""
+    try:
+        cfg = config_mod.load(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    # Children and the worker app read the same file.
+    os.environ[config_mod.CONFIG_ENV] = str(cfg.path)
+    return cfg
+
+
+def runtime_for(config_path: str | None):  # type: ignore[no-untyped-def]
+    from .runtime import Runtime
+
+    return Runtime.open(load_config(config_path))
+
+
+@click.group()
+@click.version_option(package_name="syndicate")
+@click.option("--log-level", default=os.environ.get("SYNDICATE_LOG_LEVEL", "INFO"),
+              show_default=True)
+def main(log_level: str) -> None:
+    """Publish on your own site, syndicate elsewhere: once, with a link home."""
+    setup_logging(log_level)
+
+
+@main.command()
+@config_option
+@click.option("--data", "data_dir", type=click.Path(file_okay=False), default=str(DEFAULT_DATA),
+              show_default=True, help="Where the embedded Redis and the scheduler keep state.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+def up(config_path: str | None, data_dir: str, host: str, port: int) -> None:
+    """Run the web app, a worker and the scheduler (embedded Redis unless REDIS_URL is set)."""
+    from . import supervisor
+
+    cfg = load_config(config_path)
+    assert cfg.path is not None
+    sys.exit(supervisor.run(cfg.path, Path(data_dir), host, port))
+
+
+@main.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def web(config_path: str | None, host: str, port: int, threads: int) -> None:
+    """Serve the feeds, the webhook and the API."""
+    import waitress
+
+    from .web import create_app
+
+    rt = runtime_for(config_path)
+    logging.getLogger("syndicate.web").info("serving on http://%s:%d", host, port)
+    waitress.serve(create_app(rt), host=host, port=port, threads=threads, ident="syndicate")
+
+
+@main.command()
+@config_option
+@click.option("--concurrency", "-c", type=int, default=None,
+              help="Parallel deliveries (default: [worker] concurrency).")
+@click.option("--pool", default="threads", show_default=True,
+              type=click.Choice(["threads", "prefork", "solo"]),
+              help="Deliveries wait on the network, so threads serve them in one process.")
+@click.option("--hostname", default=None, help="Celery node name (default: syndicate@HOST:PID).")
+def worker(config_path: str | None, concurrency: int | None, pool: str,
+           hostname: str | None) -> None:
+    """Run a Celery worker that polls sources and delivers entries."""
+    cfg = load_config(config_path)
+    from workers.app import app
+
+    argv = ["worker", "--loglevel", logging.getLevelName(logging.getLogger().level),
+            "--pool", pool, "--concurrency", str(concurrency or cfg.worker.concurrency),
+            "--queues", "syndicate", "--without-gossip", "--without-mingle",
+            "--hostname", hostname or f"syndicate@%h:{os.getpid()}"]
+    app.worker_main(argv)
+
+
+@main.command()
+@config_option
+@click.option("--data", "data_dir", type=click.Path(file_okay=False), default=str(DEFAULT_DATA),
+              show_default=True)
+def beat(config_path: str | None, data_dir: str) -> None:
+    """Run the scheduler: due polls and the delivery reconciler, every [worker] tick."""
+    load_config(config_path)
+    from workers.app import app
+
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    app.start(["beat", "--loglevel", logging.getLevelName(logging.getLogger().level),
+               "--schedule", str(Path(data_dir) / "celerybeat-schedule")])
+
+
+@main.command()
+@config_option
+@click.argument("source", required=False)
+def poll(config_path: str | None, source: str | None) -> None:
+    """Poll SOURCE (or every enabled source) now; new entries are queued for delivery."""
+    rt = runtime_for(config_path)
+    names = [source] if source else [s.name for s in rt.config.enabled_sources]
+    failed = False
+    for name in names:
+        try:
+            result = rt.poll(name)
+        except SyndicateError as exc:
+            raise click.ClickException(str(exc)) from None
+        line = f"{name}: {result.status}, {result.seen} entries in feed, {len(result.new)} new"
+        if result.error:
+            line += f" ({result.error})"
+            failed = True
+        click.echo(line)
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the same list as /api/deliveries.")
+@click.option("--state", default=None, help="Only deliveries in this state.")
+def status(config_path: str | None, as_json: bool, state: str | None) -> None:
+    """List deliveries: one line per (entry, target)."""
+    rt = runtime_for(config_path)
+    items = rt.deliveries()
+    if state:
+        items = [d for d in items if d["state"] == state]
+    if as_json:
+        click.echo(json.dumps(items, indent=2, ensure_ascii=False))
+        return
+    if not items:
+        click.echo("no deliveries yet")
+        return
+    for d in items:
+        extra = d["remote_url"] or d["last_error"]
+        click.echo(f"{d['state']:<9} {d['target']:<14} {d['entry_id']}  {d['title'][:50]:<50}  "
+                   f"{extra}")
+
+
+@main.command()
+@config_option
+@click.argument("entry", required=False)
+@click.option("--target", default=None, help="Only this target.")
+def retry(config_path: str | None, entry: str | None, target: str | None) -> None:
+    """Send failed, dead or unknown deliveries again (of ENTRY, or all)."""
+    rt = runtime_for(config_path)
+    entry_id = _entry_id(rt, entry) if entry else None
+    n = 0
+    for d in rt.ledger.all(limit=100000):
+        if (entry_id and d.entry_id != entry_id) or (target and d.target != target):
+            continue
+        if rt.ledger.set_state(d.entry_id, d.target, "pending",
+                               allowed_from=("failed", "dead", "unknown"),
+                               attempts=0, last_error="") == "ok":
+            rt.queue.deliver(d.entry_id, d.target)
+            n += 1
+    click.echo(f"{n} deliveries queued again")
+
+
+@main.command()
+@config_option
+@click.argument("entry")
+@click.argument("target")
+@click.option("--delivered", "delivered_url", default=None, metavar="URL",
+              help="The target has it, at URL.")
+@click.option("--retry", "do_retry", is_flag=True, help="The target does not have it: send it.")
+@click.option("--discard", is_flag=True, help="Never send it to this target.")
+def resolve(config_path: str | None, entry: str, target: str, delivered_url: str | None,
+            do_retry: bool, discard: bool) -> None:
+    """Settle an `unknown` (or `dead`) delivery by saying what the target has."""
+    if sum(map(bool, (delivered_url, do_retry, discard))) != 1:
+        raise click.UsageError("give exactly one of --delivered URL, --retry, --discard")
+    rt = runtime_for(config_path)
+    entry_id = _entry_id(rt, entry)
+    allowed = ("unknown", "dead", "failed", "pending", "held")
+    if delivered_url:
+        res = rt.ledger.set_state(entry_id, target, "delivered", allowed_from=allowed,
+                                  remote_url=delivered_url, last_error="")
+    elif do_retry:
+        res = rt.ledger.set_state(entry_id, target, "pending", allowed_from=allowed,
+                                  attempts=0, last_error="")
+        if res == "ok":
+            rt.queue.deliver(entry_id, target)
+    else:
+        res = rt.ledger.set_state(entry_id, target, "dead", allowed_from=allowed,
+                                  last_error="discarded by the operator")
+    if res != "ok":
+        raise click.ClickException(f"{entry_id} -> {target}: cannot resolve a delivery that is "
+                                   f"{res}")
+    click.echo(f"{entry_id} -> {target}: resolved")
+
+
+def _entry_id(rt, ref: str) -> str:  # type: ignore[no-untyped-def]
+    entry = rt.store.find(ref)
+    if entry is None:
+        raise click.ClickException(f"no entry is known by {ref!r}")
+    return str(entry.id)
+
+
+if __name__ == "__main__":
+    main()

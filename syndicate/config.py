@@ -1,0 +1,410 @@
+"""Configuration: one TOML file, `${NAME}` filled from the environment, checked before anything runs.
+
+A wrong config stops start-up with a `ConfigError` that names the key (`targets[devto].base_url`)
+and what was expected, so nobody has to guess which of forty lines is wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .keys import DEFAULT_PREFIX
+
+DEFAULT_CONFIG_PATH = Path("config/syndicate.toml")
+CONFIG_ENV = "SYNDICATE_CONFIG"
+PREFIX_ENV = "SYNDICATE_REDIS_PREFIX"
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class MissingEnv(str):
+    """A `${NAME}` whose variable is unset: an error only if a part that is enabled uses it."""
+
+    var: str
+
+    def __new__(cls, var: str) -> MissingEnv:
+        obj = super().__new__(cls, "")
+        obj.var = var
+        return obj
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str = "syndicate"
+    url: str = "http://127.0.0.1:8080/"
+    author: str = ""
+    description: str = ""
+    language: str = "en"
+    feed_size: int = 50
+    hub: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    secret: bytes | None = None
+    tolerance: float = 300.0
+    max_body: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    url: str
+    poll_interval: float = 300.0
+    backfill: bool = False
+    enabled: bool = True
+    timeout: float = 20.0
+    max_bytes: int = 10 * 1024 * 1024
+    flood_limit: int = 5
+    websub: bool = True
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    name: str
+    kind: str
+    enabled: bool = True
+    timeout: float = 30.0
+    max_attempts: int = 8
+    delay: float = 0.0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    retry_base: float = 10.0  # first retry after about this long, doubling each time
+    retry_cap: float = 6 * 3600.0
+    tick: float = 5.0  # how often the scheduler polls due sources and runs the reconciler
+    visibility_timeout: float = 3600.0  # Celery's Redis transport redelivers unacked after this
+    concurrency: int = 4
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    url: str | None = None
+    prefix: str = DEFAULT_PREFIX
+
+
+@dataclass(frozen=True)
+class Config:
+    site: SiteConfig = field(default_factory=SiteConfig)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    sources: tuple[SourceConfig, ...] = ()
+    targets: tuple[TargetConfig, ...] = ()
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    path: Path | None = None
+
+    def source(self, name: str) -> SourceConfig | None:
+        return next((s for s in self.sources if s.name == name), None)
+
+    def target(self, name: str) -> TargetConfig | None:
+        return next((t for t in self.targets if t.name == name), None)
+
+    @property
+    def enabled_sources(self) -> list[SourceConfig]:
+        return [s for s in self.sources if s.enabled]
+
+    @property
+    def enabled_targets(self) -> list[TargetConfig]:
+        return [t for t in self.targets if t.enabled]
+
+
+def parse_duration(value: object, key: str) -> float:
+    """`"5m"`, `"1h30m"`, `"250ms"` or a number of seconds."""
+    if isinstance(value, bool):
+        raise ConfigError(key, f"expected a duration like '5m' or a number of seconds, got {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ConfigError(key, "a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        pos, total = 0, 0.0
+        for m in _DURATION.finditer(text):
+            if m.start() != pos:
+                break
+            total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+            pos = m.end()
+        if text and pos == len(text):
+            return total
+    raise ConfigError(key, f"expected a duration like '30s', '5m', '1h' or seconds, got {value!r}")
+
+
+def expand_env(value: Any, env: dict[str, str] | os._Environ[str]) -> Any:
+    """Replace `${NAME}` / `${NAME:-default}` in every string, recursively."""
+    if isinstance(value, str):
+        missing: list[str] = []
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            missing.append(name)
+            return ""
+
+        out = _ENV_REF.sub(sub, value)
+        return MissingEnv(missing[0]) if missing else out
+    if isinstance(value, dict):
+        return {k: expand_env(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, env) for v in value]
+    return value
+
+
+class _Section:
+    """Typed reads from one TOML table, each error naming the full key."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(where, f"expected a table, got {type(data).__name__}")
+        self.data: dict[str, Any] = data
+        self.where = where
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def raw(self, name: str) -> Any:
+        self.used.add(name)
+        value = self.data.get(name)
+        if isinstance(value, MissingEnv):
+            raise ConfigError(self.key(name), f"environment variable {value.var} is not set")
+        return value
+
+    def str(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
+        value = self.raw(name)
+        if value is None or value == "":
+            if required:
+                raise ConfigError(self.key(name), "is required (a non-empty string)")
+            return default
+        if not isinstance(value, str):
+            raise ConfigError(self.key(name), f"expected a string, got {value!r}")
+        return value
+
+    def url(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
+        value = self.str(name, default, required=required)
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ConfigError(self.key(name), f"expected an http(s) URL, got {value!r}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            raise ConfigError(self.key(name), f"expected true or false, got {value!r}")
+        return value
+
+    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(self.key(name), f"expected a whole number, got {value!r}")
+        if minimum is not None and value < minimum:
+            raise ConfigError(self.key(name), f"must be at least {minimum}, got {value}")
+        return value
+
+    def duration(self, name: str, default: float) -> float:
+        value = self.raw(name)
+        return default if value is None else parse_duration(value, self.key(name))
+
+    def unknown(self, allowed: set[str]) -> None:
+        extra = sorted(set(self.data) - allowed)
+        if extra:
+            raise ConfigError(self.key(extra[0]), f"unknown key (expected one of {sorted(allowed)})")
+
+
+def webhook_secret(text: str | None, key: str) -> bytes | None:
+    """Standard Webhooks secrets are `whsec_` + base64; a bare string is taken as raw bytes."""
+    if not text:
+        return None
+    if text.startswith("whsec_"):
+        try:
+            return base64.b64decode(text[len("whsec_"):], validate=True)
+        except ValueError as exc:
+            raise ConfigError(key, "a 'whsec_' secret must be followed by base64") from exc
+    return text.encode()
+
+
+def _site(data: Any) -> SiteConfig:
+    s = _Section(data or {}, "site")
+    cfg = SiteConfig(
+        title=s.str("title", "syndicate"),
+        url=s.url("url", "http://127.0.0.1:8080/"),
+        author=s.str("author", ""),
+        description=s.str("description", ""),
+        language=s.str("language", "en"),
+        feed_size=s.int("feed_size", 50, minimum=1),
+        hub=s.url("hub"),
+    )
+    s.unknown({"title", "url", "author", "description", "language", "feed_size", "hub"})
+    return cfg
+
+
+def _webhook(data: Any) -> WebhookConfig:
+    s = _Section(data or {}, "webhook")
+    cfg = WebhookConfig(
+        secret=webhook_secret(s.str("secret"), s.key("secret")),
+        tolerance=s.duration("tolerance", 300.0),
+        max_body=s.int("max_body", 64 * 1024, minimum=1024),
+    )
+    s.unknown({"secret", "tolerance", "max_body"})
+    return cfg
+
+
+def _name(s: _Section, seen: set[str]) -> str:
+    name: str = s.str("name", required=True)
+    if not _NAME.match(name):
+        raise ConfigError(s.key("name"), f"use letters, digits, '-', '_' or '.', got {name!r}")
+    if name in seen:
+        raise ConfigError(s.key("name"), f"{name!r} is used twice")
+    seen.add(name)
+    return name
+
+
+def _sources(data: Any) -> tuple[SourceConfig, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise ConfigError("sources", "expected [[sources]] tables")
+    out, seen = [], set[str]()
+    for i, raw in enumerate(data):
+        s = _Section(raw, f"sources[{i}]")
+        enabled = s.bool("enabled", True)
+        name = _name(s, seen)
+        s.where = f"sources[{name}]"
+        if not enabled:
+            out.append(SourceConfig(name=name, url=str(raw.get("url") or ""), enabled=False))
+            continue
+        out.append(
+            SourceConfig(
+                name=name,
+                url=s.url("url", required=True),
+                poll_interval=max(s.duration("poll_interval", 300.0), 1.0),
+                backfill=s.bool("backfill", False),
+                timeout=s.duration("timeout", 20.0),
+                max_bytes=s.int("max_bytes", 10 * 1024 * 1024, minimum=1024),
+                flood_limit=s.int("flood_limit", 5, minimum=1),
+                websub=s.bool("websub", True),
+            )
+        )
+        s.unknown({"name", "url", "poll_interval", "backfill", "enabled", "timeout",
+                   "max_bytes", "flood_limit", "websub"})
+    return tuple(out)
+
+
+COMMON_TARGET_KEYS = {"name", "kind", "enabled", "timeout", "max_attempts", "delay"}
+
+
+def _targets(data: Any) -> tuple[TargetConfig, ...]:
+    from .targets import registry  # late: the adapters import config types
+
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise ConfigError("targets", "expected [[targets]] tables")
+    out, seen = [], set[str]()
+    for i, raw in enumerate(data):
+        s = _Section(raw, f"targets[{i}]")
+        name = _name(s, seen)
+        s.where = f"targets[{name}]"
+        enabled = s.bool("enabled", True)
+        kind = s.str("kind", required=True)
+        adapter = registry.get(kind)
+        if adapter is None:
+            raise ConfigError(s.key("kind"), f"unknown kind {kind!r} (known: {sorted(registry)})")
+        options = {k: v for k, v in raw.items() if k not in COMMON_TARGET_KEYS}
+        if enabled:
+            options = adapter.check_options(options, s.where)
+        out.append(
+            TargetConfig(
+                name=name,
+                kind=kind,
+                enabled=enabled,
+                timeout=s.duration("timeout", 30.0),
+                max_attempts=s.int("max_attempts", 8, minimum=1),
+                delay=s.duration("delay", 0.0),
+                options=options,
+            )
+        )
+    return tuple(out)
+
+
+def _redis(data: Any, env: dict[str, str] | os._Environ[str]) -> RedisConfig:
+    s = _Section(data or {}, "redis")
+    cfg = RedisConfig(
+        url=env.get("REDIS_URL") or s.str("url"),
+        prefix=env.get(PREFIX_ENV) or s.str("prefix", DEFAULT_PREFIX),
+    )
+    s.unknown({"url", "prefix"})
+    return cfg
+
+
+def _worker(data: Any) -> WorkerConfig:
+    s = _Section(data or {}, "worker")
+    cfg = WorkerConfig(
+        retry_base=s.duration("retry_base", 10.0),
+        retry_cap=s.duration("retry_cap", 6 * 3600.0),
+        tick=max(s.duration("tick", 5.0), 0.2),
+        visibility_timeout=s.duration("visibility_timeout", 3600.0),
+        concurrency=s.int("concurrency", 4, minimum=1),
+    )
+    s.unknown({"retry_base", "retry_cap", "tick", "visibility_timeout", "concurrency"})
+    return cfg
+
+
+def parse(data: dict[str, Any], env: dict[str, str] | os._Environ[str] | None = None,
+          path: Path | None = None) -> Config:
+    env = os.environ if env is None else env
+    data = expand_env(data, env)
+    top = _Section(data, "")
+    top.unknown({"site", "webhook", "sources", "targets", "redis", "worker"})
+    return Config(
+        site=_site(data.get("site")),
+        webhook=_webhook(data.get("webhook")),
+        sources=_sources(data.get("sources")),
+        targets=_targets(data.get("targets")),
+        redis=_redis(data.get("redis"), env),
+        worker=_worker(data.get("worker")),
+        path=path,
+    )
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    return DEFAULT_CONFIG_PATH
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and check the config: `path`, else `$SYNDICATE_CONFIG`, else `config/syndicate.toml`."""
+    p = config_path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(p), "config file not found (use --config or $SYNDICATE_CONFIG)") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(p), f"not valid TOML: {exc}") from None
+    return parse(data, path=p.resolve())

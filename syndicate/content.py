@@ -1,0 +1,132 @@
+"""One conversion layer for every consumer of a post's body: the reader feed and every target.
+
+`clean_html` sanitises with nh3 (scripts and event handlers gone, embeds kept) and makes every link
+and image absolute against the post's own URL, so the body still works when it is read elsewhere.
+`to_markdown` and `to_text` derive the other formats from that clean HTML.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from urllib.parse import urljoin, urlsplit
+
+import markdownify
+import nh3
+
+_TAGS = set(nh3.ALLOWED_TAGS) | {"iframe", "video", "audio", "source", "picture"}
+_ATTRS: dict[str, set[str]] = copy.deepcopy(nh3.ALLOWED_ATTRIBUTES)
+_ATTRS.setdefault("a", set()).update({"href", "title"})
+_ATTRS.setdefault("img", set()).update({"src", "alt", "title", "width", "height", "srcset"})
+_ATTRS["iframe"] = {"src", "title", "width", "height", "allowfullscreen"}
+_ATTRS["video"] = {"src", "controls", "poster", "width", "height"}
+_ATTRS["audio"] = {"src", "controls"}
+_ATTRS["source"] = {"src", "type"}
+_ATTRS.setdefault("code", set()).add("class")
+_ATTRS.setdefault("pre", set()).add("class")
+_URL_ATTRS = {"href", "src", "poster", "cite"}
+_DROP_WITH_CONTENT = {"script", "style", "noscript", "template", "object", "embed"}
+_LANG_CLASS = re.compile(r"\b(?:language|lang)-([\w+#.-]+)")
+
+
+def _absolute(base: str):  # type: ignore[no-untyped-def]
+    def attribute_filter(tag: str, attr: str, value: str) -> str | None:
+        if attr in _URL_ATTRS:
+            url = urljoin(base, value.strip()) if base else value.strip()
+            scheme = urlsplit(url).scheme.lower()
+            if scheme not in ("http", "https", "mailto", ""):
+                return None
+            return url
+        if attr == "srcset":
+            parts = []
+            for item in value.split(","):
+                bits = item.strip().split()
+                if bits:
+                    bits[0] = urljoin(base, bits[0]) if base else bits[0]
+                    parts.append(" ".join(bits))
+            return ", ".join(parts)
+        if attr == "class":
+            # Keep only what carries meaning downstream: a code block's language.
+            m = _LANG_CLASS.search(value)
+            return f"language-{m.group(1)}" if m else None
+        return value
+
+    return attribute_filter
+
+
+def clean_html(html: str, base_url: str = "") -> str:
+    """Sanitised HTML with absolute URLs. Iframes stay (embeds are content), scripts go."""
+    if not html:
+        return ""
+    return nh3.clean(
+        html,
+        tags=_TAGS,
+        clean_content_tags=_DROP_WITH_CONTENT,
+        attributes=_ATTRS,
+        attribute_filter=_absolute(base_url),
+        link_rel=None,
+        url_schemes={"http", "https", "mailto"},
+        strip_comments=True,
+    ).strip()
+
+
+class _Markdown(markdownify.MarkdownConverter):  # type: ignore[misc]
+    """markdownify with embeds as links (or the platform's embed syntax) and fenced code."""
+
+    def __init__(self, embed: str | None = None, **options: object) -> None:
+        super().__init__(**options)
+        self.embed = embed
+
+    def convert_iframe(self, el, text, parent_tags):  # type: ignore[no-untyped-def]
+        src = el.get("src") or ""
+        if not src:
+            return ""
+        if self.embed:
+            return "\n\n" + self.embed.format(url=src) + "\n\n"
+        title = el.get("title") or src
+        return f"\n\n[{title}]({src})\n\n"
+
+    convert_video = convert_iframe
+
+
+def _code_language(el) -> str:  # type: ignore[no-untyped-def]
+    for node in [el, *el.find_all("code")]:
+        for cls in node.get("class") or []:
+            m = _LANG_CLASS.search(cls)
+            if m:
+                return m.group(1)
+    return ""
+
+
+def to_markdown(html: str, *, embed: str | None = None) -> str:
+    """Markdown for APIs that want it. `embed` is a template such as `{% embed {url} %}`."""
+    if not html:
+        return ""
+    md = _Markdown(
+        embed=embed,
+        heading_style="ATX",
+        bullets="-",
+        code_language_callback=_code_language,
+        escape_underscores=False,
+        escape_asterisks=False,
+    ).convert(html)
+    return re.sub(r"\n{3,}", "\n\n", md).strip() + "\n"
+
+
+def to_text(html: str) -> str:
+    """A plain-text rendering that reads well on its own, with links written out."""
+    if not html:
+        return ""
+    md = _Markdown(heading_style="ATX", bullets="-", escape_underscores=False,
+                   escape_asterisks=False, strong_em_symbol="*").convert(html)
+    md = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)[^)]*\)", lambda m: f"[image: {m.group(1) or m.group(2)}]"
+                if m.group(1) else f"[image: {m.group(2)}]", md)
+    md = re.sub(r"\[([^\]]+)\]\(([^)\s]+)[^)]*\)",
+                lambda m: m.group(2) if m.group(1) == m.group(2) else f"{m.group(1)} ({m.group(2)})",
+                md)
+    return re.sub(r"\n{3,}", "\n\n", md).strip() + "\n"
+
+
+def first_image(html: str) -> str:
+    m = re.search(r"<img\b[^>]*\bsrc=\"([^\"]+)\"", html or "")
+    return m.group(1) if m else ""

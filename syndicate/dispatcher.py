@@ -1,0 +1,194 @@
+"""The dispatcher: entries in the outbox -> ledger records -> one attempt at a time per record.
+
+Data flows one way: the poller puts new entries in the store's outbox; `fan_out` opens one ledger
+record per (entry, target) and wakes a worker for each; `deliver` makes one attempt, guarded by the
+ledger's claim, and records what the adapter said; `reconcile` (run by the scheduler) re-enqueues
+whatever a lost message, a dead worker or a retry delay left due, and fans out any entry a crash
+left in the outbox. The ledger decides; queue messages are only wake-up calls, so a duplicate
+message does nothing and a lost one is found again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from .config import Config, TargetConfig
+from .errors import AmbiguousError, DeliveryError, PermanentError, SyndicateError, TransientError
+from .ledger import Ledger
+from .store import EntryStore
+from .targets import Attempt, Target, build
+
+log = logging.getLogger("syndicate.dispatch")
+
+FANOUT_GRACE = 30.0  # seconds a directly enqueued record waits before the reconciler re-sends it
+REQUEUE_PUSH = 60.0  # a record the reconciler enqueued is not enqueued again for this long
+
+
+class Queue(Protocol):
+    """Where wake-up calls go (Celery in production; a list in some unit tests)."""
+
+    def deliver(self, entry_id: str, target: str) -> None: ...
+
+    def poll(self, source: str) -> None: ...
+
+
+class LeaseLost(SyndicateError):
+    """Another worker took the record over: this attempt must not send."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # the ledger state after this call, or why nothing was done (busy, early...)
+    retry_in: float | None = None
+    error: str = ""
+
+
+def backoff(attempts: int, base: float, cap: float, hint: float | None = None,
+            rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter ("equal jitter"), never shorter than the target's hint."""
+    rng = rng or random
+    ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
+    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
+    return max(delay, hint or 0.0)
+
+
+class Dispatcher:
+    def __init__(self, config: Config, store: EntryStore, ledger: Ledger, queue: Queue) -> None:
+        self.config = config
+        self.store = store
+        self.ledger = ledger
+        self.queue = queue
+        # One adapter (and HTTP session) per thread: a threads-pool worker shares this object.
+        self._local = threading.local()
+
+    def target(self, name: str) -> Target:
+        adapters: dict[str, Target] = self._local.__dict__.setdefault("adapters", {})
+        adapter = adapters.get(name)
+        if adapter is None:
+            cfg = self.config.target(name)
+            if cfg is None:
+                raise KeyError(name)
+            adapter = adapters[name] = build(cfg, self.config.site)
+        return adapter
+
+    def close(self) -> None:
+        for adapter in self._local.__dict__.get("adapters", {}).values():
+            adapter.close()
+        self._local.__dict__.pop("adapters", None)
+
+    def lease_for(self, cfg: TargetConfig) -> float:
+        # Long enough for a lookup, the request and its timeout; short enough that a dead
+        # worker's record is taken over within minutes.
+        return cfg.timeout * 3 + 30.0
+
+    # -- fan-out ---------------------------------------------------------------------------
+    def fan_out(self, entry_id: str, *, now: float | None = None) -> int:
+        """Open a ledger record for each enabled target and wake a worker for each."""
+        now = time.time() if now is None else now
+        opened = 0
+        for cfg in self.config.enabled_targets:
+            not_before = now + cfg.delay
+            if self.ledger.create(entry_id, cfg.name, not_before=not_before,
+                                  due_at=max(not_before, now + FANOUT_GRACE), now=now):
+                opened += 1
+                if cfg.delay <= 0:
+                    self.queue.deliver(entry_id, cfg.name)
+        self.store.outbox_done(entry_id)
+        return opened
+
+    # -- one attempt -----------------------------------------------------------------------
+    def deliver(self, entry_id: str, target_name: str) -> Outcome:
+        cfg = self.config.target(target_name)
+        if cfg is None or not cfg.enabled:
+            return Outcome("skipped", error=f"target {target_name!r} is not enabled")
+        adapter = self.target(target_name)
+        claim = self.ledger.claim(entry_id, target_name, lease=self.lease_for(cfg),
+                                  safe_to_resend=adapter.safe_to_resend)
+        if not claim.ok:
+            return Outcome(claim.outcome)
+        fence = claim.fence
+        entry = self.store.get(entry_id)
+        if entry is None:
+            self.ledger.finish(entry_id, target_name, fence, "dead",
+                               last_error="the entry is no longer in the store")
+            return Outcome("dead", error="entry missing")
+
+        wired = False
+
+        def on_wire() -> None:
+            nonlocal wired
+            if not self.ledger.on_wire(entry_id, target_name, fence):
+                raise LeaseLost(f"{entry_id}:{target_name}: claim {fence} was taken over")
+            wired = True
+
+        attempt = Attempt(entry_id=entry_id, target=target_name, attempt=claim.attempts,
+                          on_wire=on_wire)
+        started = time.time()
+        try:
+            result = adapter.deliver(entry, attempt)
+        except LeaseLost as exc:
+            log.warning("%s", exc)
+            return Outcome("busy", error=str(exc))
+        except PermanentError as exc:
+            return self._finish(entry_id, target_name, fence, "dead", exc.message)
+        except AmbiguousError as exc:
+            if adapter.safe_to_resend:
+                return self._retry(cfg, entry_id, fence, claim.attempts, exc.message, None)
+            return self._finish(entry_id, target_name, fence, "unknown", exc.message)
+        except TransientError as exc:
+            return self._retry(cfg, entry_id, fence, claim.attempts, exc.message, exc.retry_after)
+        except DeliveryError as exc:
+            return self._retry(cfg, entry_id, fence, claim.attempts, exc.message, None)
+        except Exception as exc:  # an adapter bug must not lose the entry
+            log.exception("delivery %s -> %s raised", entry_id, target_name)
+            message = f"{exc.__class__.__name__}: {exc}"
+            if wired and not adapter.safe_to_resend:
+                return self._finish(entry_id, target_name, fence, "unknown", message)
+            return self._retry(cfg, entry_id, fence, claim.attempts, message, None)
+        fields: dict[str, str | int] = {
+            "remote_id": result.remote_id, "remote_url": result.remote_url, "last_error": "",
+            "delivered_at": repr(time.time()), "latency_ms": int((time.time() - started) * 1000),
+        }
+        if result.adopted:
+            fields["adopted"] = 1
+        if not self.ledger.finish(entry_id, target_name, fence, "delivered", **fields):
+            log.warning("delivery %s -> %s succeeded after its claim was taken over",
+                        entry_id, target_name)
+        log.info("delivered %s -> %s %s%s", entry_id, target_name, result.remote_url,
+                 " (adopted existing)" if result.adopted else "")
+        return Outcome("delivered")
+
+    def _finish(self, entry_id: str, target: str, fence: int, state: str, error: str) -> Outcome:
+        self.ledger.finish(entry_id, target, fence, state, last_error=error)  # type: ignore[arg-type]
+        log.warning("delivery %s -> %s %s: %s", entry_id, target, state, error)
+        return Outcome(state, error=error)
+
+    def _retry(self, cfg: TargetConfig, entry_id: str, fence: int, attempts: int, error: str,
+               hint: float | None) -> Outcome:
+        if attempts >= cfg.max_attempts:
+            return self._finish(entry_id, cfg.name, fence, "dead",
+                                f"gave up after {attempts} attempts: {error}")
+        w = self.config.worker
+        delay = backoff(attempts, w.retry_base, w.retry_cap, hint)
+        self.ledger.finish(entry_id, cfg.name, fence, "failed", next_at=time.time() + delay,
+                           last_error=error)
+        log.info("delivery %s -> %s failed (attempt %d), retry in %.1fs: %s", entry_id, cfg.name,
+                 attempts, delay, error)
+        return Outcome("failed", retry_in=delay, error=error)
+
+    # -- the reconciler --------------------------------------------------------------------
+    def reconcile(self, *, now: float | None = None) -> int:
+        """Fan out entries a crash left in the outbox; wake a worker for every record due."""
+        now = time.time() if now is None else now
+        woken = 0
+        for entry_id in self.store.outbox(older_than=now - FANOUT_GRACE):
+            self.fan_out(entry_id, now=now)
+        for entry_id, target in self.ledger.take_due(now=now, push=REQUEUE_PUSH):
+            self.queue.deliver(entry_id, target)
+            woken += 1
+        return woken

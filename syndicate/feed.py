@@ -1,0 +1,171 @@
+"""The merged reader feed: RSS 2.0 and Atom 1.0 with feedgen, JSON Feed 1.1 by hand.
+
+The feed builder only reads the store. Rendering happens once per change of the store's feed
+version, not per request: `FeedCache` keeps the rendered bytes with their ETag and Last-Modified,
+and a request costs one Redis read (the version) plus, when the client already has it, a 304.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from urllib.parse import urljoin
+
+from feedgen.feed import FeedGenerator
+
+from . import __version__
+from .config import SiteConfig
+from .entry import Entry
+from .store import EntryStore
+
+FORMATS = {
+    "rss": ("feed.xml", "application/rss+xml; charset=utf-8"),
+    "atom": ("feed.atom", "application/atom+xml; charset=utf-8"),
+    "json": ("feed.json", "application/feed+json; charset=utf-8"),
+}
+# Characters XML 1.0 forbids; a feed carrying one would not parse anywhere.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    return _XML_INVALID.sub("", text or "")
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts or 0, tz=UTC)
+
+
+def _entry_id(entry: Entry) -> str:
+    return entry.guid if re.match(r"^[a-z][a-z0-9+.-]*:", entry.guid or "") else entry.link
+
+
+def _generator(site: SiteConfig, fmt: str, entries: list[Entry]) -> FeedGenerator:
+    fg = FeedGenerator()
+    home = site.url
+    fg.id(home)
+    fg.title(xml_safe(site.title))
+    fg.link(href=home, rel="alternate")
+    fg.link(href=urljoin(home, FORMATS[fmt][0]), rel="self")
+    if site.hub:
+        fg.link(href=site.hub, rel="hub")
+    if site.author:
+        fg.author({"name": site.author})
+    fg.description(xml_safe(site.description or site.title))
+    fg.subtitle(xml_safe(site.description or site.title))
+    fg.language(site.language)
+    fg.generator("syndicate", version=__version__)
+    newest = max((e.updated or e.published for e in entries), default=0.0)
+    fg.updated(_dt(newest))
+    fg.lastBuildDate(_dt(newest))
+    for entry in entries:  # newest first, as readers expect
+        fe = fg.add_entry(order="append")
+        fe.id(_entry_id(entry))
+        fe.title(xml_safe(entry.title))
+        fe.link(href=entry.link, rel="alternate")
+        if fmt == "rss":
+            fe.guid(_entry_id(entry), permalink=_entry_id(entry) == entry.link)
+        fe.published(_dt(entry.published))
+        fe.updated(_dt(entry.updated or entry.published))
+        body = xml_safe(entry.body_html)
+        if body:
+            fe.content(body, type="html" if fmt == "atom" else None)
+        if entry.summary and entry.summary != entry.content_html:
+            fe.summary(xml_safe(entry.summary), type="html")
+        if entry.author and fmt == "atom":
+            fe.author({"name": xml_safe(entry.author)})
+        for cat in entry.categories:
+            fe.category(term=xml_safe(cat))
+    return fg
+
+
+def render_json(site: SiteConfig, entries: list[Entry]) -> bytes:
+    """JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/)."""
+    items = []
+    for e in entries:
+        item: dict[str, object] = {
+            "id": _entry_id(e),
+            "url": e.link,
+            "title": e.title,
+            "content_html": e.body_html,
+            "date_published": _dt(e.published).isoformat(),
+            "date_modified": _dt(e.updated or e.published).isoformat(),
+        }
+        if e.summary and e.summary != e.content_html:
+            item["summary"] = e.summary
+        if e.image:
+            item["image"] = e.image
+        if e.author:
+            item["authors"] = [{"name": e.author}]
+        if e.categories:
+            item["tags"] = e.categories
+        items.append(item)
+    doc: dict[str, object] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": site.title,
+        "home_page_url": site.url,
+        "feed_url": urljoin(site.url, FORMATS["json"][0]),
+        "language": site.language,
+        "items": items,
+    }
+    if site.description:
+        doc["description"] = site.description
+    if site.author:
+        doc["authors"] = [{"name": site.author}]
+    if site.hub:
+        doc["hubs"] = [{"type": "WebSub", "url": site.hub}]
+    return json.dumps(doc, ensure_ascii=False, indent=1).encode()
+
+
+def render(site: SiteConfig, fmt: str, entries: list[Entry]) -> bytes:
+    if fmt == "json":
+        return render_json(site, entries)
+    fg = _generator(site, fmt, entries)
+    return bytes(fg.rss_str(pretty=False) if fmt == "rss" else fg.atom_str(pretty=False))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    version: int
+    body: bytes
+    etag: str
+    last_modified: str
+    content_type: str
+
+
+class FeedCache:
+    """Rendered feeds, one per format, kept until the store's feed version moves."""
+
+    def __init__(self, store: EntryStore, site: SiteConfig) -> None:
+        self.store = store
+        self.site = site
+        self._cache: dict[str, Rendered] = {}
+        self._lock = threading.Lock()
+        self.renders = 0
+
+    def get(self, fmt: str) -> Rendered:
+        state = self.store.feed_state()
+        cached = self._cache.get(fmt)
+        if cached is not None and cached.version == state.version:
+            return cached
+        with self._lock:  # one render per change, however many requests arrive at once
+            cached = self._cache.get(fmt)
+            if cached is not None and cached.version == state.version:
+                return cached
+            body = render(self.site, fmt, self.store.latest(self.site.feed_size))
+            self.renders += 1
+            digest = hashlib.sha256(body).hexdigest()[:24]
+            changed = _dt(state.changed_at) if state.changed_at else datetime.now(UTC)
+            rendered = Rendered(
+                version=state.version,
+                body=body,
+                etag=f'"{fmt}-{state.version}-{digest}"',
+                last_modified=format_datetime(changed.replace(microsecond=0), usegmt=True),
+                content_type=FORMATS[fmt][1],
+            )
+            self._cache[fmt] = rendered
+            return rendered

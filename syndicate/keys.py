@@ -1,0 +1,102 @@
+"""Every Redis key syndicate writes, in one place.
+
+All keys live under one prefix (config `[redis] prefix`, env `SYNDICATE_REDIS_PREFIX`), so several
+installations, or several test runs, can share one Redis server without touching each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "syndicate"
+
+# Entries
+ENTRY = "entry"  # hash: one entry's fields                          entry:<id>
+IDENTITY = "id"  # string -> entry id                                 id:<kind>:<value>
+TIMELINE = "timeline"  # zset: entry id scored by published time
+FEED_STATE = "feed"  # hash: version, changed_at of the merged feed
+FEED_RENDER = "feed:render"  # hash: <format>:<version> -> rendered body (shared by web processes)
+OUTBOX = "outbox"  # zset: new entries not yet fanned out to their targets, scored by when seen
+
+# Sources
+SOURCE = "source"  # hash: etag, last_modified, body_hash, initialized...   source:<name>
+POLL_LOCK = "lock:poll"  # string with TTL: one poll of a source at a time
+POLL_DUE = "due:poll"  # string with TTL: the source was scheduled this interval
+
+# Deliveries
+DELIVERY = "delivery"  # hash: the ledger record of one (entry, target)    delivery:<entry>:<target>
+DELIVERIES = "deliveries"  # zset: every ledger record, scored by creation time
+DUE = "due"  # zset: ledger records that need action, scored by when (reconciler reads it)
+
+# Web
+WEBHOOK_SEEN = "webhook:seen"  # string with TTL: a webhook-id already handled
+WORKER_HEARTBEAT = "heartbeat:worker"  # string with TTL, set by each worker
+
+# Celery's own keys go under this sub-prefix (kombu's `global_keyprefix`).
+CELERY = "celery"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Builds full key names under one prefix."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def _k(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    def entry(self, entry_id: str) -> str:
+        return self._k(ENTRY, entry_id)
+
+    def identity(self, kind: str, value: str) -> str:
+        return self._k(IDENTITY, kind, value)
+
+    @property
+    def timeline(self) -> str:
+        return self._k(TIMELINE)
+
+    @property
+    def feed_state(self) -> str:
+        return self._k(FEED_STATE)
+
+    @property
+    def feed_render(self) -> str:
+        return self._k(FEED_RENDER)
+
+    @property
+    def outbox(self) -> str:
+        return self._k(OUTBOX)
+
+    def source(self, name: str) -> str:
+        return self._k(SOURCE, name)
+
+    def poll_lock(self, name: str) -> str:
+        return self._k(POLL_LOCK, name)
+
+    def poll_due(self, name: str) -> str:
+        return self._k(POLL_DUE, name)
+
+    def delivery(self, entry_id: str, target: str) -> str:
+        return self._k(DELIVERY, entry_id, target)
+
+    @property
+    def deliveries(self) -> str:
+        return self._k(DELIVERIES)
+
+    @property
+    def due(self) -> str:
+        return self._k(DUE)
+
+    def webhook_seen(self, webhook_id: str) -> str:
+        return self._k(WEBHOOK_SEEN, webhook_id)
+
+    def worker_heartbeat(self, hostname: str) -> str:
+        return self._k(WORKER_HEARTBEAT, hostname)
+
+    @property
+    def worker_heartbeat_pattern(self) -> str:
+        return self._k(WORKER_HEARTBEAT, "*")
+
+    @property
+    def celery_prefix(self) -> str:
+        return self._k(CELERY) + ":"

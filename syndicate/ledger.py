@@ -1,0 +1,285 @@
+"""The delivery ledger: one record per (entry, target), the single truth about what was sent.
+
+States: `pending -> sending -> delivered`, with `failed` (will retry at `next_at`), `dead` (gave
+up, or the target refused for good), `unknown` (the target may or may not have it: a person
+settles it with `syndicate resolve`) and `held` (waiting for approval).
+
+Every transition is one Lua script, so a check and a write are one step:
+- `claim` hands the record to one worker with a lease and a fencing number. A second claim while
+  the lease runs is refused; after the lease runs out (the worker died), it is taken over.
+- `finish` only succeeds for the current fence: a worker that lost its lease can never mark a
+  record delivered over the head of the one that took it over.
+- `on_wire` records that the request is about to leave. A worker that dies after that point leaves
+  an ambiguous outcome: a target that cannot check (no lookup, no idempotency key) goes `unknown`
+  instead of being sent twice.
+
+The `due` sorted set holds each record that needs action, scored by when: the reconciler reads
+it to re-enqueue what a lost message, a dead worker or a retry delay left behind. Celery messages
+are only wake-up calls; the ledger decides.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import redis
+
+from .keys import Keys
+
+State = Literal["pending", "sending", "delivered", "failed", "dead", "unknown", "held"]
+STATES: tuple[State, ...] = ("pending", "sending", "delivered", "failed", "dead", "unknown", "held")
+FINAL: frozenset[str] = frozenset({"delivered", "dead", "unknown"})
+
+# KEYS: record, deliveries, due   ARGV: entry, target, now, next_at, state, member, due_at
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'entry_id', ARGV[1], 'target', ARGV[2], 'state', ARGV[5],
+           'attempts', 0, 'fence', 0, 'next_at', ARGV[4], 'created_at', ARGV[3],
+           'updated_at', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[6])
+if ARGV[5] == 'pending' then redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6]) end
+return 1
+"""
+
+# KEYS: record, due   ARGV: now, lease seconds, member, safe_to_resend (0/1)
+_CLAIM = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'next_at', 'lease_until', 'wire')
+local st, now = f[1], tonumber(ARGV[1])
+if not st then return {'missing'} end
+if st == 'pending' or st == 'failed' then
+  if (tonumber(f[2]) or 0) > now then return {'early', f[2]} end
+elseif st == 'sending' then
+  if (tonumber(f[3]) or 0) > now then return {'busy', f[3]} end
+  if f[4] == '1' and ARGV[4] ~= '1' then
+    redis.call('HSET', KEYS[1], 'state', 'unknown', 'updated_at', ARGV[1], 'last_error',
+      'the worker stopped while sending; the target may or may not have the post')
+    redis.call('ZREM', KEYS[2], ARGV[3])
+    return {'unknown'}
+  end
+else
+  return {st}
+end
+local fence = redis.call('HINCRBY', KEYS[1], 'fence', 1)
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local lease = now + tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 'state', 'sending', 'lease_until', lease, 'wire', 0,
+           'updated_at', ARGV[1])
+redis.call('ZADD', KEYS[2], lease, ARGV[3])
+return {'claimed', fence, attempts}
+"""
+
+# KEYS: record   ARGV: fence
+_ON_WIRE = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'fence')
+if f[1] ~= 'sending' or f[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'wire', 1)
+return 1
+"""
+
+# KEYS: record, due   ARGV: fence, state, now, next_at, member, field, value, field, value...
+_FINISH = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'fence')
+if f[1] ~= 'sending' or f[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[3], 'next_at', ARGV[4],
+           'lease_until', 0)
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[2] == 'failed' or ARGV[2] == 'pending' then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+else
+  redis.call('ZREM', KEYS[2], ARGV[5])
+end
+return 1
+"""
+
+# KEYS: record, due   ARGV: from-states (comma list), state, now, member, next_at, field, value...
+_SET_STATE = """
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then return 'missing' end
+local ok = false
+for s in string.gmatch(ARGV[1], '[^,]+') do if s == st then ok = true end end
+if not ok then return st end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[3], 'next_at', ARGV[5])
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[2] == 'pending' or ARGV[2] == 'failed' then
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+else
+  redis.call('ZREM', KEYS[2], ARGV[4])
+end
+return 'ok'
+"""
+
+# KEYS: due   ARGV: now, limit, push (seconds)
+# Takes the records due now and pushes their score forward, so a backlog is not enqueued again
+# on every tick while its messages wait in the queue.
+_TAKE_DUE = """
+local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local later = tonumber(ARGV[1]) + tonumber(ARGV[3])
+for _, m in ipairs(items) do redis.call('ZADD', KEYS[1], 'XX', later, m) end
+return items
+"""
+
+
+@dataclass
+class Delivery:
+    entry_id: str
+    target: str
+    state: str
+    attempts: int = 0
+    fence: int = 0
+    next_at: float = 0.0
+    remote_id: str = ""
+    remote_url: str = ""
+    last_error: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_hash(cls, h: dict[bytes | str, bytes | str]) -> Delivery:
+        d = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes)
+                                                           else v) for k, v in h.items()}
+        known = {"entry_id", "target", "state", "attempts", "fence", "next_at", "remote_id",
+                 "remote_url", "last_error", "created_at", "updated_at"}
+        return cls(
+            entry_id=d.get("entry_id", ""),
+            target=d.get("target", ""),
+            state=d.get("state", ""),
+            attempts=int(d.get("attempts") or 0),
+            fence=int(d.get("fence") or 0),
+            next_at=float(d.get("next_at") or 0),
+            remote_id=d.get("remote_id", ""),
+            remote_url=d.get("remote_url", ""),
+            last_error=d.get("last_error", ""),
+            created_at=float(d.get("created_at") or 0),
+            updated_at=float(d.get("updated_at") or 0),
+            extra={k: v for k, v in d.items() if k not in known and k not in
+                   ("lease_until", "wire")},
+        )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The result of `Ledger.claim`: `fence` is set only when this caller now owns the record."""
+
+    outcome: str  # claimed | early | busy | unknown | missing | <a final state>
+    fence: int = 0
+    attempts: int = 0
+    when: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "claimed"
+
+
+def member(entry_id: str, target: str) -> str:
+    return f"{entry_id}:{target}"
+
+
+def split_member(m: str | bytes) -> tuple[str, str]:
+    text = m.decode() if isinstance(m, bytes) else m
+    entry_id, _, target = text.partition(":")
+    return entry_id, target
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+class Ledger:
+    def __init__(self, r: redis.Redis, keys: Keys) -> None:
+        self.r = r
+        self.keys = keys
+        self._create = r.register_script(_CREATE)
+        self._claim = r.register_script(_CLAIM)
+        self._on_wire = r.register_script(_ON_WIRE)
+        self._finish = r.register_script(_FINISH)
+        self._set_state = r.register_script(_SET_STATE)
+        self._take_due = r.register_script(_TAKE_DUE)
+
+    def _rk(self, entry_id: str, target: str) -> str:
+        return self.keys.delivery(entry_id, target)
+
+    def create(self, entry_id: str, target: str, *, not_before: float | None = None,
+               due_at: float | None = None, state: State = "pending",
+               now: float | None = None) -> bool:
+        """Open the record (once: a second call changes nothing). Returns True if it was new.
+
+        `not_before`: no attempt before then. `due_at`: when the reconciler should look at it
+        (later than `not_before` when the caller wakes a worker itself)."""
+        now = time.time() if now is None else now
+        not_before = now if not_before is None else not_before
+        return bool(self._create(
+            keys=[self._rk(entry_id, target), self.keys.deliveries, self.keys.due],
+            args=[entry_id, target, now, not_before, state, member(entry_id, target),
+                  not_before if due_at is None else due_at],
+        ))
+
+    def claim(self, entry_id: str, target: str, *, lease: float, safe_to_resend: bool,
+              now: float | None = None) -> Claim:
+        now = time.time() if now is None else now
+        res = self._claim(
+            keys=[self._rk(entry_id, target), self.keys.due],
+            args=[now, lease, member(entry_id, target), "1" if safe_to_resend else "0"],
+        )
+        outcome = _s(res[0])
+        if outcome == "claimed":
+            return Claim(outcome, fence=int(res[1]), attempts=int(res[2]))
+        if outcome in ("early", "busy"):
+            return Claim(outcome, when=float(_s(res[1])))
+        return Claim(outcome)
+
+    def on_wire(self, entry_id: str, target: str, fence: int) -> bool:
+        return bool(self._on_wire(keys=[self._rk(entry_id, target)], args=[fence]))
+
+    def finish(self, entry_id: str, target: str, fence: int, state: State, *,
+               next_at: float = 0.0, now: float | None = None, **fields: str | int) -> bool:
+        """Record the outcome of the attempt holding `fence`. False if that claim was lost."""
+        now = time.time() if now is None else now
+        args: list[Any] = [fence, state, now, next_at, member(entry_id, target)]
+        for k, v in fields.items():
+            args += [k, v]
+        return bool(self._finish(keys=[self._rk(entry_id, target), self.keys.due], args=args))
+
+    def set_state(self, entry_id: str, target: str, state: State, *, allowed_from: tuple[str, ...],
+                  next_at: float | None = None, now: float | None = None,
+                  **fields: str | int) -> str:
+        """Move a record that is not being sent (an operator's retry, resolve, approve).
+        Returns 'ok', or the state that did not allow it, or 'missing'."""
+        now = time.time() if now is None else now
+        args: list[Any] = [",".join(allowed_from), state, now, member(entry_id, target),
+                           now if next_at is None else next_at]
+        for k, v in fields.items():
+            args += [k, v]
+        return _s(self._set_state(keys=[self._rk(entry_id, target), self.keys.due], args=args))
+
+    def get(self, entry_id: str, target: str) -> Delivery | None:
+        h = self.r.hgetall(self._rk(entry_id, target))
+        return Delivery.from_hash(h) if h else None
+
+    def for_entry(self, entry_id: str, targets: list[str]) -> list[Delivery]:
+        pipe = self.r.pipeline(transaction=False)
+        for t in targets:
+            pipe.hgetall(self._rk(entry_id, t))
+        return [Delivery.from_hash(h) for h in pipe.execute() if h]
+
+    def all(self, limit: int = 1000, offset: int = 0) -> list[Delivery]:
+        """Newest first."""
+        members = self.r.zrevrange(self.keys.deliveries, offset, offset + limit - 1)
+        pipe = self.r.pipeline(transaction=False)
+        for m in members:
+            pipe.hgetall(self._rk(*split_member(m)))
+        return [Delivery.from_hash(h) for h in pipe.execute() if h]
+
+    def take_due(self, *, now: float | None = None, limit: int = 500,
+                 push: float = 60.0) -> list[tuple[str, str]]:
+        now = time.time() if now is None else now
+        return [split_member(m) for m in
+                self._take_due(keys=[self.keys.due], args=[now, limit, push])]
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATES, 0)
+        for d in self.all(limit=100000):
+            out[d.state] = out.get(d.state, 0) + 1
+        return out

@@ -1,0 +1,163 @@
+"""Polling a source: conditional fetch, parse only when the bytes changed, store, hand over.
+
+The first poll of a source records what is there as already published (nothing is syndicated)
+unless the source says `backfill = true`. After that, each entry the store has never seen goes
+to the outbox and from there to the dispatcher.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import redis
+import requests
+
+from .config import Config, SourceConfig
+from .errors import FeedError, FetchError, UnknownSourceError
+from .fetch import fetch
+from .keys import Keys
+from .parse import parse_feed
+from .store import EntryStore
+
+log = logging.getLogger("syndicate.poll")
+
+# Release the lock only if it is still ours (a slow poll may have outlived its lock).
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass
+class PollResult:
+    source: str
+    status: str  # new | unchanged | not-modified | baseline | busy | error
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    seen: int = 0
+    error: str = ""
+    parsed: bool = False
+
+
+def _s(v: bytes | str | None) -> str:
+    return v.decode() if isinstance(v, bytes) else (v or "")
+
+
+class Poller:
+    def __init__(self, config: Config, r: redis.Redis, keys: Keys, store: EntryStore,
+                 session: requests.Session | None = None) -> None:
+        self.config = config
+        self.r = r
+        self.keys = keys
+        self.store = store
+        self.session = session or requests.Session()
+        self._unlock = r.register_script(_UNLOCK)
+        self.parses = 0  # feedparser calls made by this poller (the benchmarks count them)
+
+    def source(self, name: str) -> SourceConfig:
+        src = self.config.source(name)
+        if src is None or not src.enabled:
+            raise UnknownSourceError(f"no enabled source named {name!r}")
+        return src
+
+    def state(self, name: str) -> dict[str, str]:
+        return {_s(k): _s(v) for k, v in self.r.hgetall(self.keys.source(name)).items()}
+
+    def poll(self, name: str) -> PollResult:
+        src = self.source(name)
+        token = uuid.uuid4().hex
+        lock = self.keys.poll_lock(name)
+        if not self.r.set(lock, token, nx=True, px=int((src.timeout * 3 + 10) * 1000)):
+            return PollResult(name, "busy")
+        try:
+            return self._poll(src)
+        finally:
+            self._unlock(keys=[lock], args=[token])
+
+    def _poll(self, src: SourceConfig) -> PollResult:
+        key = self.keys.source(src.name)
+        state = self.state(src.name)
+        now = time.time()
+        base = {"last_poll": repr(now), "url": src.url}
+        try:
+            fetched = fetch(src.url, etag=state.get("etag") or None,
+                            last_modified=state.get("last_modified") or None,
+                            timeout=src.timeout, max_bytes=src.max_bytes, session=self.session)
+        except FetchError as exc:
+            return self._failed(src, key, base, str(exc), exc.status)
+        if fetched.not_modified:
+            self.r.hset(key, mapping={**base, "last_status": "304", "last_error": "",
+                                      "failures": 0})
+            return PollResult(src.name, "not-modified")
+        body_hash = fetched.body_hash
+        if body_hash == state.get("body_hash") and state.get("initialized"):
+            # The server ignored our validators but sent the same bytes: nothing to parse.
+            self.r.hset(key, mapping={**base, "last_status": "200", "last_error": "",
+                                      "failures": 0, "etag": fetched.etag or "",
+                                      "last_modified": fetched.last_modified or ""})
+            return PollResult(src.name, "unchanged")
+        try:
+            self.parses += 1
+            feed = parse_feed(fetched.body, fetched.url, src.name)
+        except FeedError as exc:
+            return self._failed(src, key, base, str(exc), 200)
+        first = not state.get("initialized")
+        deliver = not first or src.backfill
+        result = PollResult(src.name, "new" if deliver else "baseline", seen=len(feed.entries),
+                            parsed=True)
+        # Oldest first, so that targets receive posts in the order they were written.
+        for entry in sorted(feed.entries, key=lambda e: e.published):
+            entry_id, status = self.store.upsert(entry, deliver=deliver, now=now)
+            if status == "new":
+                result.new.append(entry_id)
+            elif status == "changed":
+                result.changed.append(entry_id)
+        self.r.hset(key, mapping={
+            **base, "last_status": "200", "last_error": "", "failures": 0,
+            "etag": fetched.etag or "", "last_modified": fetched.last_modified or "",
+            "body_hash": body_hash, "initialized": state.get("initialized") or repr(now),
+            "site_link": feed.link, "title": feed.title, "hub": feed.hub or "",
+            "self_url": feed.self_url or "", "last_new": len(result.new) if deliver else 0,
+        })
+        if deliver and result.new:
+            log.info("source %s: %d new entries", src.name, len(result.new))
+        elif not deliver:
+            log.info("source %s: first poll, %d entries recorded as already published",
+                     src.name, len(result.new))
+            result.new = []
+        if not result.new and result.status == "new":
+            result.status = "unchanged"
+        return result
+
+    def _failed(self, src: SourceConfig, key: str, base: dict[str, str], error: str,
+                status: int | None) -> PollResult:
+        pipe = self.r.pipeline()
+        pipe.hset(key, mapping={**base, "last_status": str(status or "error"), "last_error": error})
+        pipe.hincrby(key, "failures", 1)
+        pipe.execute()
+        log.warning("source %s: %s", src.name, error)
+        return PollResult(src.name, "error", error=error)
+
+    def claim_due(self, src: SourceConfig) -> bool:
+        """True once per `poll_interval` across every scheduler: the one that should enqueue."""
+        return bool(self.r.set(self.keys.poll_due(src.name), "1", nx=True,
+                               px=max(int(src.poll_interval * 1000) - 500, 500)))
+
+    def match(self, url: str) -> SourceConfig | None:
+        """The source a webhook's URL names: its feed URL, or a post on the same site."""
+        from .identity import normalize_url
+
+        want = normalize_url(url)
+        best: tuple[int, SourceConfig] | None = None
+        for src in self.config.enabled_sources:
+            if normalize_url(src.url) == want:
+                return src
+            site = normalize_url(self.state(src.name).get("site_link") or "")
+            for prefix in (site, normalize_url(src.url.rsplit("/feed", 1)[0])):
+                if prefix and (want == prefix or want.startswith(prefix.rstrip("/") + "/")) and (
+                        best is None or len(prefix) > best[0]):
+                    best = (len(prefix), src)
+        return best[1] if best else None

@@ -1,0 +1,85 @@
+"""Celery as the queue: the settings every process shares, and the producer side.
+
+The workers (`workers/`) register the tasks under these names; everything else (the web app, the
+CLI, the dispatcher) only sends messages by name, so it never imports the worker code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from .config import Config
+from .keys import Keys
+
+TASK_POLL = "syndicate.poll"
+TASK_DELIVER = "syndicate.deliver"
+TASK_TICK = "syndicate.tick"
+QUEUE = "syndicate"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_url(config: Config) -> str:
+    return config.redis.url or DEFAULT_REDIS_URL
+
+
+def broker_url(url: str) -> str:
+    """kombu spells a Unix socket `redis+socket://`; redis-py spells it `unix://`."""
+    if url.startswith("unix://"):
+        path, _, query = url[len("unix://"):].partition("?")
+        return "redis+socket://" + path + (f"?{query}" if query else "")
+    return url
+
+
+def celery_settings(config: Config) -> dict[str, Any]:
+    keys = Keys(config.redis.prefix)
+    return {
+        "broker_url": broker_url(redis_url(config)),
+        "broker_transport_options": {
+            # Celery's own keys live under our prefix, so installations can share a server.
+            "global_keyprefix": keys.celery_prefix,
+            "visibility_timeout": config.worker.visibility_timeout,
+            "fanout_prefix": True,
+            "fanout_patterns": True,
+        },
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        # A delivery is idempotent (the ledger's claim), so a message may be redelivered after a
+        # crash; acknowledging late is what makes a crash lose nothing.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_ignore_result": True,
+        "task_store_errors_even_if_ignored": False,
+        "task_default_queue": QUEUE,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "timezone": "UTC",
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+        "beat_schedule": {
+            "tick": {"task": TASK_TICK, "schedule": config.worker.tick,
+                     "options": {"expires": max(config.worker.tick * 2, 5.0)}},
+        },
+    }
+
+
+def producer(config: Config) -> Celery:
+    """A Celery app that only sends (the web app and the CLI use it)."""
+    app = Celery("syndicate-producer", set_as_current=False)
+    app.conf.update(celery_settings(config))
+    return app
+
+
+class CeleryQueue:
+    """The dispatcher's `Queue`, backed by Celery messages sent by task name."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def deliver(self, entry_id: str, target: str) -> None:
+        self.app.send_task(TASK_DELIVER, args=[entry_id, target], queue=QUEUE)
+
+    def poll(self, source: str) -> None:
+        self.app.send_task(TASK_POLL, args=[source], queue=QUEUE)

@@ -1,0 +1,129 @@
+"""The composition root: one object that wires config, Redis, store, ledger, poller, dispatcher.
+
+Every process (web, worker, scheduler, CLI) builds one `Runtime` and calls its few verbs:
+`poll` a source, `tick` (what the scheduler does), `deliveries` (what status shows).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from . import config as config_mod
+from .config import Config
+from .dispatcher import Dispatcher, Queue
+from .keys import Keys
+from .ledger import Delivery, Ledger
+from .poller import Poller, PollResult
+from .queue import CeleryQueue, producer, redis_url
+from .store import EntryStore
+
+log = logging.getLogger("syndicate")
+
+HEARTBEAT_TTL = 30
+
+
+def connect(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10,
+                                health_check_interval=30, retry_on_timeout=True)
+
+
+@dataclass
+class Runtime:
+    config: Config
+    redis: redis.Redis
+    keys: Keys
+    store: EntryStore
+    ledger: Ledger
+    poller: Poller
+    dispatcher: Dispatcher
+    queue: Queue
+
+    @classmethod
+    def open(cls, config: Config, *, queue: Queue | None = None,
+             r: redis.Redis | None = None) -> Runtime:
+        r = r or connect(redis_url(config))
+        keys = Keys(config.redis.prefix)
+        store = EntryStore(r, keys)
+        ledger = Ledger(r, keys)
+        queue = queue or CeleryQueue(producer(config))
+        return cls(
+            config=config, redis=r, keys=keys, store=store, ledger=ledger,
+            poller=Poller(config, r, keys, store),
+            dispatcher=Dispatcher(config, store, ledger, queue),
+            queue=queue,
+        )
+
+    def poll(self, source: str) -> PollResult:
+        """Poll one source now and fan its new entries out to the targets."""
+        result = self.poller.poll(source)
+        for entry_id in result.new:
+            self.dispatcher.fan_out(entry_id)
+        return result
+
+    def tick(self) -> dict[str, int]:
+        """The scheduler's heartbeat: enqueue the polls that are due, wake due deliveries."""
+        polls = 0
+        for src in self.config.enabled_sources:
+            if self.poller.claim_due(src):
+                self.queue.poll(src.name)
+                polls += 1
+        woken = self.dispatcher.reconcile()
+        return {"polls": polls, "deliveries": woken}
+
+    def deliveries(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """The ledger as `GET /api/deliveries` and `syndicate status --json` show it."""
+        records: list[Delivery] = self.ledger.all(limit=limit)
+        entries = {e.id: e for e in self.store.get_many(sorted({d.entry_id for d in records}))}
+        out = []
+        for d in records:
+            e = entries.get(d.entry_id)
+            out.append({
+                "entry_id": d.entry_id,
+                "title": e.title if e else "",
+                "link": e.link if e else "",
+                "target": d.target,
+                "state": d.state,
+                "remote_id": d.remote_id,
+                "remote_url": d.remote_url,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "updated_at": _iso(d.updated_at),
+                "next_attempt_at": _iso(d.next_at) if d.state in ("failed", "pending") else None,
+            })
+        return out
+
+    def heartbeat(self, name: str | None = None) -> None:
+        name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.redis.set(self.keys.worker_heartbeat(name), repr(time.time()), ex=HEARTBEAT_TTL)
+
+    def workers_alive(self) -> int:
+        return sum(1 for _ in self.redis.scan_iter(self.keys.worker_heartbeat_pattern, count=100))
+
+
+def _iso(ts: float) -> str | None:
+    if not ts:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+_current: Runtime | None = None
+
+
+def current() -> Runtime:
+    """The process-wide runtime, built from the environment on first use (worker processes)."""
+    global _current
+    if _current is None:
+        _current = Runtime.open(config_mod.load())
+    return _current
+
+
+def reset_current() -> None:
+    global _current
+    _current = None

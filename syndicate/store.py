@@ -1,0 +1,162 @@
+"""The entry store: every post once, known by all of its identities.
+
+`upsert` is one Lua script: look the post up by each identity key, then create or update it, link
+every identity to it, and (for a new post that should be syndicated) put its id in the outbox, all
+in one step. Two workers seeing the same post at once, from one blog or two, make one entry, and a
+crash can never leave an entry stored but forgotten by the dispatcher: the outbox remembers it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import redis
+
+from . import identity
+from .entry import Entry
+from .keys import Keys
+
+UpsertStatus = Literal["new", "changed", "same", "alias"]
+
+# KEYS: timeline, feed_state, outbox, identity keys...
+# ARGV: entry key prefix, new id, entry json, content hash, published, now, source, deliver(0/1)
+_UPSERT = """
+local found
+for i = 4, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v then found = v break end
+end
+local id = found or ARGV[2]
+local ekey = ARGV[1] .. id
+local status
+local old = found and redis.call('HMGET', ekey, 'ch', 'source') or {false, false}
+if not old[1] then
+  status = 'new'
+  redis.call('HSET', ekey, 'data', ARGV[3], 'ch', ARGV[4], 'source', ARGV[7],
+             'first_seen', ARGV[6], 'updated_at', ARGV[6])
+  redis.call('ZADD', KEYS[1], ARGV[5], id)
+  if ARGV[8] == '1' then redis.call('ZADD', KEYS[3], ARGV[6], id) end
+elseif old[2] ~= ARGV[7] then
+  -- The same post from another source: it stays one entry, owned by the first source.
+  status = 'alias'
+  redis.call('HSETNX', ekey, 'alias:' .. ARGV[7], ARGV[6])
+elseif old[1] ~= ARGV[4] then
+  status = 'changed'
+  redis.call('HSET', ekey, 'data', ARGV[3], 'ch', ARGV[4], 'updated_at', ARGV[6])
+  redis.call('HINCRBY', ekey, 'edits', 1)
+  redis.call('ZADD', KEYS[1], ARGV[5], id)
+else
+  status = 'same'
+end
+for i = 4, #KEYS do
+  -- NX: an identity that already names another entry keeps naming it.
+  redis.call('SET', KEYS[i], id, 'NX')
+end
+if status == 'new' or status == 'changed' then
+  redis.call('HINCRBY', KEYS[2], 'version', 1)
+  redis.call('HSET', KEYS[2], 'changed_at', ARGV[6])
+end
+return {status, id}
+"""
+
+
+def content_hash(entry: Entry) -> str:
+    h = hashlib.sha256()
+    for part in (entry.title, entry.content_html, entry.summary, entry.link, entry.image,
+                 "\x1f".join(entry.categories)):
+        h.update(part.encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class FeedState:
+    version: int
+    changed_at: float
+
+
+class EntryStore:
+    def __init__(self, r: redis.Redis, keys: Keys) -> None:
+        self.r = r
+        self.keys = keys
+        self._upsert = r.register_script(_UPSERT)
+
+    def upsert(self, entry: Entry, *, deliver: bool = True,
+               now: float | None = None) -> tuple[str, UpsertStatus]:
+        """Store `entry`; return its id and whether it was new, changed, the same, or an alias
+        (the same post seen through another source). With `deliver`, a new entry enters the
+        outbox, to be fanned out to the targets."""
+        now = time.time() if now is None else now
+        ids = identity.identity_keys(entry.guid, entry.link, entry.post_id, entry.fingerprint)
+        if not ids:
+            raise ValueError("an entry needs a guid or a link")
+        new_id = identity.entry_id_for(ids)
+        entry.first_seen = entry.first_seen or now
+        stored = Entry(**{**entry.__dict__, "id": entry.id or new_id})
+        status, entry_id = self._upsert(
+            keys=[self.keys.timeline, self.keys.feed_state, self.keys.outbox,
+                  *(self.keys.identity(k, v) for k, v in ids)],
+            args=[self.keys.entry(""), new_id, stored.to_json(), content_hash(entry),
+                  entry.published or now, now, entry.source, "1" if deliver else "0"],
+        )
+        status = status.decode() if isinstance(status, bytes) else status
+        entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        entry.id = entry_id
+        return entry_id, status
+
+    def get(self, entry_id: str) -> Entry | None:
+        data = self.r.hget(self.keys.entry(entry_id), "data")
+        return self._load(entry_id, data)
+
+    def get_many(self, entry_ids: list[str]) -> list[Entry]:
+        if not entry_ids:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for eid in entry_ids:
+            pipe.hget(self.keys.entry(eid), "data")
+        return [e for e in (self._load(eid, d) for eid, d in zip(entry_ids, pipe.execute(),
+                                                                   strict=True)) if e]
+
+    @staticmethod
+    def _load(entry_id: str, data: bytes | str | None) -> Entry | None:
+        if not data:
+            return None
+        entry = Entry.from_json(data)
+        entry.id = entry_id  # the stored id wins over whatever the JSON carried
+        return entry
+
+    def latest(self, n: int) -> list[Entry]:
+        ids = [i.decode() if isinstance(i, bytes) else i
+               for i in self.r.zrevrange(self.keys.timeline, 0, n - 1)]
+        return self.get_many(ids)
+
+    def count(self) -> int:
+        return int(self.r.zcard(self.keys.timeline))
+
+    def find(self, ref: str) -> Entry | None:
+        """An entry by its id, its guid or any of its URLs."""
+        entry = self.get(ref) if len(ref) == 16 and "/" not in ref else None
+        if entry:
+            return entry
+        for kind, value in (("url", identity.digest(identity.normalize_url(ref))),
+                            ("guid", identity.digest(ref))):
+            eid = self.r.get(self.keys.identity(kind, value))
+            if eid:
+                return self.get(eid.decode() if isinstance(eid, bytes) else eid)
+        return None
+
+    def feed_state(self) -> FeedState:
+        version, changed_at = self.r.hmget(self.keys.feed_state, "version", "changed_at")
+        return FeedState(int(version or 0), float(changed_at or 0.0))
+
+    # The outbox: new entries not yet fanned out to their targets.
+    def outbox(self, older_than: float | None = None, limit: int = 500) -> list[str]:
+        top = "+inf" if older_than is None else older_than
+        return [i.decode() if isinstance(i, bytes) else i
+                for i in self.r.zrangebyscore(self.keys.outbox, "-inf", top, start=0, num=limit)]
+
+    def outbox_done(self, entry_id: str) -> None:
+        self.r.zrem(self.keys.outbox, entry_id)

@@ -1,0 +1,114 @@
+"""`syndicate up`: the web app, a worker and the scheduler as one process tree.
+
+Each part is the same command production runs on its own (`syndicate web|worker|beat`), started as
+a child in its own process group so that Ctrl-C reaches only this supervisor, which then stops
+them in order: SIGTERM, a grace period in which the worker finishes its in-flight delivery (or
+leaves it to the ledger, retriable), then SIGKILL. A child that dies on its own is restarted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .embedded import EmbeddedRedis
+
+log = logging.getLogger("syndicate.up")
+
+STOP_GRACE = 60.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started: float = 0.0
+    backoff: float = field(default=1.0)
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, "-m", "syndicate", *args]
+
+
+def run(config_path: Path, data_dir: Path, host: str, port: int) -> int:
+    env = dict(os.environ)
+    env["SYNDICATE_CONFIG"] = str(config_path.resolve())
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    embedded: EmbeddedRedis | None = None
+    if not env.get("REDIS_URL"):
+        embedded = EmbeddedRedis(data_dir / "redis")
+        env["REDIS_URL"] = embedded.start()
+    children = [
+        Child("web", _python("web", "--host", host, "--port", str(port))),
+        Child("worker", _python("worker")),
+        Child("beat", _python("beat", "--data", str(data_dir))),
+    ]
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        log.info("received %s, stopping", signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    def start(child: Child) -> None:
+        child.proc = subprocess.Popen(child.argv, env=env, start_new_session=True)
+        child.started = time.monotonic()
+        log.info("started %s (pid %d)", child.name, child.proc.pid)
+
+    try:
+        for child in children:
+            start(child)
+        log.info("syndicate is up: http://%s:%d/feed.xml", host, port)
+        while not stopping:
+            time.sleep(0.5)
+            for child in children:
+                if stopping or child.proc is None or child.proc.poll() is None:
+                    continue
+                code = child.proc.returncode
+                if time.monotonic() - child.started > 60:
+                    child.backoff = 1.0
+                log.warning("%s exited with %s; restarting in %.0fs", child.name, code,
+                            child.backoff)
+                time.sleep(child.backoff)
+                child.backoff = min(child.backoff * 2, 60.0)
+                child.restarts += 1
+                start(child)
+    finally:
+        _stop_all(children)
+        if embedded is not None:
+            embedded.stop()
+    log.info("stopped")
+    return 0
+
+
+def _stop_all(children: list[Child]) -> None:
+    # The scheduler and the web app first, so nothing new is queued while the worker drains.
+    order = sorted(children, key=lambda c: c.name == "worker")
+    for child in order:
+        if child.proc is not None and child.proc.poll() is None:
+            child.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE
+    for child in order:
+        if child.proc is None:
+            continue
+        try:
+            child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %.0fs; killing it (its delivery stays retriable)",
+                        child.name, STOP_GRACE)
+            os.killpg(child.proc.pid, signal.SIGKILL)
+            child.proc.wait()

@@ -1,0 +1,20 @@
+"""Target adapters, by config `kind`."""
+
+from __future__ import annotations
+
+from ..config import SiteConfig, TargetConfig
+from .base import Attempt, DeliveryResult, HttpTarget, Option, Target
+from .devto import DevtoTarget
+from .smtp import SmtpTarget
+from .webhook import WebhookTarget
+
+registry: dict[str, type[Target]] = {
+    cls.kind: cls for cls in (SmtpTarget, WebhookTarget, DevtoTarget)
+}
+
+
+def build(config: TargetConfig, site: SiteConfig) -> Target:
+    return registry[config.kind](config, site)
+
+
+__all__ = ["Attempt", "DeliveryResult", "HttpTarget", "Option", "Target", "build", "registry"]

@@ -1,0 +1,296 @@
+"""The adapter base: one pipeline for every target; an adapter only fills hooks.
+
+`Target.deliver` is the pipeline: look for a copy the platform already has (adopt it), else say the
+request is about to leave (`Attempt.on_wire`) and send it. `HttpTarget` adds the HTTP half: it
+prepares the adapter's request, sends it with timeouts, and turns every failure into one of three
+errors the dispatcher understands (`TransientError`, `PermanentError`, `AmbiguousError`), each
+carrying the request and response. An adapter turns an entry into a request (`build_request`) and a
+response into a `DeliveryResult` (`parse_response`), and nothing else.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from .. import content
+from ..config import SiteConfig, TargetConfig
+from ..entry import Entry
+from ..errors import AmbiguousError, ConfigError, PermanentError, TransientError
+from ..fetch import USER_AGENT
+
+SECRET_MASK = "********"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One adapter option as the config file spells it."""
+
+    type: type | tuple[type, ...] = str
+    required: bool = False
+    default: Any = None
+    choices: tuple[Any, ...] | None = None
+    secret: bool = False
+    url: bool = False
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """The one normalised result of every adapter."""
+
+    remote_id: str = ""
+    remote_url: str = ""
+    adopted: bool = False  # an existing copy on the platform was found and taken as this delivery
+    note: str = ""
+
+
+@dataclass
+class Attempt:
+    """What an adapter may know about the attempt it is making."""
+
+    entry_id: str
+    target: str
+    attempt: int = 1
+    on_wire: Callable[[], None] = lambda: None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable for (entry, target): the same on every retry, different for every target."""
+        return hashlib.sha256(f"syndicate:{self.entry_id}:{self.target}".encode()).hexdigest()[:40]
+
+
+def retry_after(resp: requests.Response | None) -> float | None:
+    """`Retry-After` in seconds (both the delta and the HTTP-date forms), if the target sent it."""
+    if resp is None:
+        return None
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class Target(ABC):
+    kind: ClassVar[str]
+    options: ClassVar[dict[str, Option]] = {}
+    # True when sending again after an ambiguous outcome cannot make a second copy, because the
+    # adapter looks for the post first or the platform honours an idempotency key.
+    safe_to_resend: ClassVar[bool] = False
+    # A template for video and other embeds in Markdown (`{url}`), where the platform has one.
+    embed_syntax: ClassVar[str | None] = None
+
+    def __init__(self, config: TargetConfig, site: SiteConfig) -> None:
+        self.config = config
+        self.site = site
+        self.name = config.name
+        self.opts: dict[str, Any] = config.options
+
+    @classmethod
+    def check_options(cls, raw: dict[str, Any], where: str) -> dict[str, Any]:
+        """Validate the adapter's own keys; fill defaults. Errors name `where.key`."""
+        from ..config import MissingEnv
+
+        known = set(cls.options) | {"tags", "footer", "on_edit"}
+        for key in raw:
+            if key not in known:
+                raise ConfigError(f"{where}.{key}",
+                                  f"unknown option for kind {cls.kind!r} (known: {sorted(known)})")
+        out: dict[str, Any] = {}
+        for key, opt in cls.options.items():
+            value = raw.get(key)
+            if isinstance(value, MissingEnv):
+                raise ConfigError(f"{where}.{key}", f"environment variable {value.var} is not set")
+            if value is None or value == "":
+                if opt.required:
+                    raise ConfigError(f"{where}.{key}", f"is required for kind {cls.kind!r}"
+                                      + (f" ({opt.help})" if opt.help else ""))
+                out[key] = opt.default
+                continue
+            types = opt.type if isinstance(opt.type, tuple) else (opt.type,)
+            if int in types and float not in types and isinstance(value, str) and value.isdigit():
+                value = int(value)
+            if bool in types and isinstance(value, str) and value.lower() in ("true", "false"):
+                value = value.lower() == "true"
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                names = " or ".join(t.__name__ for t in types)
+                raise ConfigError(f"{where}.{key}", f"expected {names}, got {value!r}")
+            if opt.choices and value not in opt.choices:
+                raise ConfigError(f"{where}.{key}",
+                                  f"expected one of {list(opt.choices)}, got {value!r}")
+            if opt.url and not re.match(r"^https?://[^/\s]+", value):
+                raise ConfigError(f"{where}.{key}", f"expected an http(s) URL, got {value!r}")
+            out[key] = value
+        for key in ("tags", "footer", "on_edit"):
+            if key in raw:
+                out[key] = raw[key]
+        return out
+
+    # -- the pipeline ----------------------------------------------------------------------
+    def deliver(self, entry: Entry, attempt: Attempt) -> DeliveryResult:
+        existing = self.find_existing(entry)
+        if existing is not None:
+            return existing
+        attempt.on_wire()
+        return self.send(entry, attempt)
+
+    # -- hooks -----------------------------------------------------------------------------
+    def find_existing(self, entry: Entry) -> DeliveryResult | None:
+        """A copy of `entry` the platform already has (found by canonical URL), if it can tell."""
+        return None
+
+    @abstractmethod
+    def send(self, entry: Entry, attempt: Attempt) -> DeliveryResult: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    # -- helpers shared by adapters ----------------------------------------------------------
+    def secrets(self) -> list[str]:
+        return [str(self.opts[k]) for k, o in self.options.items() if o.secret and self.opts.get(k)]
+
+    def footer_html(self, entry: Entry) -> str:
+        template = self.opts.get("footer") or 'Originally published at <a href="{link}">{site}</a>.'
+        site = self.site.title or entry.link
+        return "<p><em>" + template.format(link=entry.link, site=site, title=entry.title) + "</em></p>"
+
+    def body_html(self, entry: Entry) -> str:
+        """The post as HTML, with the footer linking home."""
+        return (entry.body_html + "\n" + self.footer_html(entry)).strip()
+
+    def body_markdown(self, entry: Entry) -> str:
+        return content.to_markdown(self.body_html(entry), embed=self.embed_syntax)
+
+    def tags(self, entry: Entry, *, limit: int, normalise: Callable[[str], str] = str) -> list[str]:
+        mapping = self.opts.get("tags")
+        out: list[str] = []
+        for cat in entry.categories:
+            mapped = mapping.get(cat, cat) if isinstance(mapping, dict) else cat
+            for tag in mapped if isinstance(mapped, list) else [mapped]:
+                t = normalise(str(tag))
+                if t and t not in out:
+                    out.append(t)
+        return out[:limit]
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request cannot have reached the target (refused, DNS, connect timeout)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, NewConnectionError | ConnectTimeoutError | NameResolutionError):
+            return True
+        reason = getattr(cur, "reason", None)
+        nxt = reason if isinstance(reason, BaseException) else None
+        if nxt is None and cur.args and isinstance(cur.args[0], BaseException):
+            nxt = cur.args[0]
+        cur = nxt or cur.__cause__ or cur.__context__
+    return False
+
+
+class HttpTarget(Target):
+    """A target behind an HTTP API."""
+
+    default_base_url: ClassVar[str] = ""
+    connect_timeout: ClassVar[float] = 10.0
+
+    def __init__(self, config: TargetConfig, site: SiteConfig) -> None:
+        super().__init__(config, site)
+        self.base_url = str(self.opts.get("base_url") or self.default_base_url).rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- hooks -----------------------------------------------------------------------------
+    @abstractmethod
+    def build_request(self, entry: Entry, attempt: Attempt) -> requests.Request: ...
+
+    @abstractmethod
+    def parse_response(self, resp: requests.Response, entry: Entry) -> DeliveryResult: ...
+
+    def auth(self, request: requests.Request) -> None:
+        """Add credentials to any request this adapter makes."""
+
+    def error_message(self, resp: requests.Response) -> str:
+        """The platform's own words, from its documented error body."""
+        try:
+            body = resp.json()
+        except ValueError:
+            return resp.text.strip()[:300] or resp.reason
+        if isinstance(body, dict):
+            for key in ("error", "message", "detail", "title"):
+                if isinstance(body.get(key), str):
+                    return body[key]
+            errs = body.get("errors")
+            if isinstance(errs, list) and errs and isinstance(errs[0], dict):
+                return "; ".join(str(e.get("message") or e) for e in errs)
+        return str(body)[:300]
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    # -- the HTTP half of the pipeline -------------------------------------------------------
+    def send(self, entry: Entry, attempt: Attempt) -> DeliveryResult:
+        resp = self.call(self.build_request(entry, attempt), creates=True)
+        return self.parse_response(resp, entry)
+
+    def prepare(self, request: requests.Request) -> requests.PreparedRequest:
+        self.auth(request)
+        return self.session.prepare_request(request)
+
+    def call(self, request: requests.Request, *, creates: bool = False) -> requests.Response:
+        """Send one request; return a 2xx response or raise the error that says what next.
+
+        `creates` marks a request with an effect: if it times out after leaving, the outcome is
+        ambiguous. A read (lookup) that times out is simply worth retrying.
+        """
+        prepared = self.prepare(request)
+        try:
+            resp = self.session.send(prepared, timeout=(self.connect_timeout, self.config.timeout),
+                                     allow_redirects=False)
+        except requests.RequestException as exc:
+            what = f"{request.method} {self.describe(prepared.url)}"
+            if _never_sent(exc):
+                raise TransientError(f"{what}: cannot connect: {exc.__class__.__name__}",
+                                     request=prepared) from None
+            if creates:
+                raise AmbiguousError(f"{what}: no answer after sending ({exc.__class__.__name__});"
+                                     " the target may have the post", request=prepared) from None
+            raise TransientError(f"{what}: {exc.__class__.__name__}", request=prepared) from None
+        self.check(resp, prepared)
+        return resp
+
+    def check(self, resp: requests.Response, prepared: requests.PreparedRequest) -> None:
+        status = resp.status_code
+        if 200 <= status < 300:
+            return
+        message = f"HTTP {status} from {self.describe(prepared.url)}: {self.error_message(resp)}"
+        if status in (408, 429) or status >= 500:
+            raise TransientError(message, retry_after=retry_after(resp), request=prepared,
+                                 response=resp)
+        raise PermanentError(message, request=prepared, response=resp)
+
+    def describe(self, url: str | None) -> str:
+        """A URL fit for logs and errors: without its query string, where keys may hide."""
+        return (url or "").split("?", 1)[0]

@@ -1,0 +1,166 @@
+"""The HTTP face: reader feeds, the publish webhook, WebSub callbacks, the delivery list, health.
+
+Routes (a contract; keep them): `GET /feed.xml`, `GET /feed.atom`, `GET /feed.json`,
+`POST /hooks/publish`, `GET|POST /websub/<source>`, `GET /api/deliveries`, `GET /healthz`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import redis
+from flask import Flask, Response, jsonify, request
+
+from . import signing
+from .feed import FeedCache
+from .runtime import Runtime
+
+log = logging.getLogger("syndicate.web")
+
+WEBHOOK_REPLAY_TTL = 24 * 3600  # a webhook-id is remembered well past the timestamp window
+
+
+def _error(status: int, message: str) -> Response:
+    resp = jsonify({"error": message, "status": status})
+    resp.status_code = status
+    return resp
+
+
+def _not_modified(req_etag: str | None, req_since: str | None, etag: str, last_mod: str) -> bool:
+    if req_etag:
+        tags = [t.strip().removeprefix("W/") for t in req_etag.split(",")]
+        return "*" in tags or etag in tags
+    if req_since:
+        try:
+            return parsedate_to_datetime(last_mod) <= parsedate_to_datetime(req_since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def create_app(rt: Runtime) -> Flask:
+    app = Flask("syndicate")
+    app.config["MAX_CONTENT_LENGTH"] = rt.config.webhook.max_body
+    feeds = FeedCache(rt.store, rt.config.site)
+    app.extensions["syndicate"] = rt
+    app.extensions["syndicate.feeds"] = feeds
+
+    def feed(fmt: str) -> Response:
+        rendered = feeds.get(fmt)
+        headers = {"ETag": rendered.etag, "Last-Modified": rendered.last_modified,
+                   "Cache-Control": "public, max-age=60"}
+        if _not_modified(request.headers.get("If-None-Match"),
+                         request.headers.get("If-Modified-Since"),
+                         rendered.etag, rendered.last_modified):
+            return Response(status=304, headers=headers)
+        return Response(rendered.body, status=200, headers=headers,
+                        content_type=rendered.content_type)
+
+    app.add_url_rule("/feed.xml", "feed_rss", lambda: feed("rss"))
+    app.add_url_rule("/feed.atom", "feed_atom", lambda: feed("atom"))
+    app.add_url_rule("/feed.json", "feed_json", lambda: feed("json"))
+
+    @app.post("/hooks/publish")
+    def publish() -> Response:
+        secret = rt.config.webhook.secret
+        if not secret:
+            return _error(503, "webhook is not configured: set [webhook] secret")
+        body = request.get_data(cache=False)
+        try:
+            msg_id = signing.verify(secret, request.headers, body,
+                                    tolerance=rt.config.webhook.tolerance)
+        except signing.SignatureError as exc:
+            log.warning("publish webhook refused: %s", exc)
+            return _error(401, f"signature refused: {exc}")
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            return _error(400, "body is not JSON: expected {\"source\": NAME} or {\"url\": URL}")
+        if not isinstance(payload, dict):
+            return _error(400, "expected a JSON object {\"source\": NAME} or {\"url\": URL}")
+        if payload.get("source"):
+            src = rt.config.source(str(payload["source"]))
+            if src is None or not src.enabled:
+                return _error(404, f"unknown source {payload['source']!r}")
+        elif payload.get("url"):
+            src = rt.poller.match(str(payload["url"]))
+            if src is None:
+                return _error(404, f"no configured source has the URL {payload['url']!r}")
+        else:
+            return _error(400, "expected {\"source\": NAME} or {\"url\": URL}")
+        # Checked after the source, so that a 404 can be corrected and sent again with the same id.
+        if not rt.redis.set(rt.keys.webhook_seen(msg_id), src.name, nx=True,
+                            ex=WEBHOOK_REPLAY_TTL):
+            return _accepted({"status": "duplicate", "source": src.name, "webhook_id": msg_id})
+        rt.queue.poll(src.name)
+        log.info("publish webhook %s: polling %s", msg_id, src.name)
+        return _accepted({"status": "accepted", "source": src.name, "webhook_id": msg_id})
+
+    @app.get("/websub/<name>")
+    def websub_verify(name: str) -> Response:
+        """The hub checks that we asked for this subscription (WebSub section 5.3)."""
+        src = rt.config.source(name)
+        topic = request.args.get("hub.topic", "")
+        mode = request.args.get("hub.mode", "")
+        challenge = request.args.get("hub.challenge", "")
+        if src is None or not challenge or mode not in ("subscribe", "unsubscribe"):
+            return _error(404, "no such subscription")
+        state = rt.poller.state(name)
+        wanted = {src.url, state.get("self_url", "")} - {""}
+        if topic not in wanted:
+            return _error(404, f"not subscribed to {topic!r}")
+        if mode == "subscribe" and request.args.get("hub.lease_seconds", "").isdigit():
+            rt.redis.hset(rt.keys.source(name), "websub_lease_until",
+                          repr(time.time() + int(request.args["hub.lease_seconds"])))
+        return Response(challenge, status=200, content_type="text/plain")
+
+    @app.post("/websub/<name>")
+    def websub_push(name: str) -> Response:
+        src = rt.config.source(name)
+        if src is None or not src.enabled:
+            return _error(404, "no such subscription")
+        body = request.get_data(cache=False)
+        secret = rt.poller.state(name).get("websub_secret", "")
+        # A push whose signature does not match is acknowledged and ignored (WebSub 8):
+        # answering an error would only make the hub retry a forgery.
+        if secret and not signing.verify_hub(secret.encode(),
+                                             request.headers.get("X-Hub-Signature", ""), body):
+            log.warning("websub push for %s ignored: bad X-Hub-Signature", name)
+            return Response(status=202)
+        rt.queue.poll(name)
+        return Response(status=202)
+
+    @app.get("/api/deliveries")
+    def deliveries() -> Response:
+        limit = min(max(request.args.get("limit", 1000, type=int) or 1000, 1), 10000)
+        items = rt.deliveries(limit=limit)
+        for key in ("state", "target", "entry_id"):
+            if request.args.get(key):
+                items = [d for d in items if d[key] == request.args[key]]
+        return jsonify(items)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        body: dict[str, Any] = {}
+        try:
+            rt.redis.ping()
+            body["redis"] = "ok"
+            body["workers"] = rt.workers_alive()
+        except redis.RedisError as exc:
+            body.update(redis=f"unreachable: {exc.__class__.__name__}", workers=None,
+                        status="down")
+            return Response(json.dumps(body), status=503, content_type="application/json")
+        body["status"] = "ok" if body["workers"] else "degraded: no worker has checked in"
+        return jsonify(body)
+
+    return app
+
+
+def _accepted(body: dict[str, Any]) -> Response:
+    resp = jsonify(body)
+    resp.status_code = 202
+    return resp

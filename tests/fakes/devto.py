@@ -1,0 +1,94 @@
+"""A loopback server that behaves as dev.to's Forem API v1 does (facts: shared targets.md).
+
+Checks the `api-key` header; validates `{"article": {...}}` (title <= 128 chars, <= 4 lowercase
+alphanumeric tags, canonical_url unique among published articles); answers 201 with `Location`,
+422 `{"error", "status"}`, 401, and 429 `Retry-After: 30` past 9 creates in 30 s. Lists the
+account's articles at `/api/articles/me/all`. `faults` scripts the next POST answers: a Reply, or
+"commit-then-drop" (the article is created, then the connection is closed without an answer).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from .http import LoopbackServer, Reply, Request
+
+API_KEY = "devto-test-key"
+
+
+class DevtoServer(LoopbackServer):
+    def __init__(self, api_key: str = API_KEY, *, rate_limit: bool = True) -> None:
+        super().__init__()
+        self.api_key = api_key
+        self.articles: list[dict[str, Any]] = []
+        self.faults: list[Reply | str] = []
+        self.creates: list[float] = []
+        self.rate_limit = rate_limit
+        self.posts_seen = 0
+
+    def _err(self, status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
+        return Reply(status, {"error": message, "status": status}, headers)
+
+    def handle(self, request: Request) -> Reply | None:
+        if request.headers.get("api-key") != self.api_key:
+            return self._err(401, "unauthorized")
+        if request.method == "GET" and request.path == "/api/articles/me/all":
+            page = int(request.query.get("page", 1))
+            per = min(int(request.query.get("per_page", 30)), 1000)
+            with self.lock:
+                mine = list(reversed(self.articles))[(page - 1) * per: page * per]
+            return Reply(200, mine)
+        if request.method == "POST" and request.path == "/api/articles":
+            return self._create(request)
+        return self._err(404, "not found")
+
+    def _create(self, request: Request) -> Reply | None:
+        with self.lock:
+            self.posts_seen += 1
+            fault = self.faults.pop(0) if self.faults else None
+            if isinstance(fault, Reply):
+                return fault
+            now = time.time()
+            if self.rate_limit:
+                recent = [t for t in self.creates if now - t < 30]
+                if len(recent) >= 9 or (recent and now - recent[-1] < 1.0):
+                    return self._err(429, "Rate limit reached, try again in 30 seconds",
+                                     {"Retry-After": "30"})
+            try:
+                art = (request.json() or {}).get("article")
+            except ValueError:
+                return self._err(400, "body is not JSON")
+            if not isinstance(art, dict):
+                return self._err(422, "param is missing or the value is empty: article")
+            title = art.get("title") or ""
+            if not title:
+                return self._err(422, "Title can't be blank")
+            if len(title) > 128:
+                return self._err(422, "Title is too long (maximum is 128 characters)")
+            tags = art.get("tags") or []
+            if len(tags) > 4:
+                return self._err(422, "Tag list exceed the maximum of 4 tags")
+            for tag in tags:
+                if not re.fullmatch(r"[a-z0-9]+", tag):
+                    return self._err(422, f"Tag {tag} contains non-alphanumeric characters")
+            canonical = art.get("canonical_url")
+            published = bool(art.get("published", False))
+            if canonical and published and any(
+                    a["canonical_url"] == canonical and a["published"] for a in self.articles):
+                return self._err(422, "Canonical url has already been taken")
+            self.creates.append(now)
+            aid = 1000 + len(self.articles)
+            slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] + f"-{aid}"
+            article = {
+                "id": aid, "slug": slug, "url": f"{self.url}/testuser/{slug}",
+                "canonical_url": canonical or f"{self.url}/testuser/{slug}",
+                "published": published, "published_at": None, "title": title,
+                "tags": tags, "body_markdown": art.get("body_markdown") or "",
+                "main_image": art.get("main_image"), "series": art.get("series"),
+            }
+            self.articles.append(article)
+        if fault == "commit-then-drop":
+            return None
+        return Reply(201, article, {"Location": article["url"]})

@@ -1,0 +1,1 @@
+"""The Celery side of syndicate: the app (`workers.app`) and its thin tasks (`workers.tasks`)."""

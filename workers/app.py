@@ -1,0 +1,43 @@
+"""The Celery app that runs syndicate's tasks: `celery -A workers.app worker` or `syndicate worker`.
+
+Configured from the same config file as everything else (`$SYNDICATE_CONFIG`, `REDIS_URL`), with
+the settings in `syndicate.queue.celery_settings`. The tasks themselves are in `workers.tasks`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import Celery
+from celery.signals import worker_ready, worker_shutting_down
+
+from syndicate import runtime
+from syndicate.queue import celery_settings
+
+log = logging.getLogger("syndicate.worker")
+
+app = Celery("syndicate", include=["workers.tasks"])
+app.conf.update(celery_settings(runtime.current().config))
+
+_stop = threading.Event()
+
+
+def _heartbeat_loop() -> None:
+    # /healthz reports how many workers checked in during the last HEARTBEAT_TTL seconds.
+    while not _stop.is_set():
+        try:
+            runtime.current().heartbeat()
+        except Exception as exc:  # Redis away for a moment: try again next round
+            log.warning("heartbeat failed: %s", exc)
+        _stop.wait(runtime.HEARTBEAT_TTL / 3)
+
+
+@worker_ready.connect
+def _start_heartbeat(**_: object) -> None:
+    threading.Thread(target=_heartbeat_loop, name="syndicate-heartbeat", daemon=True).start()
+
+
+@worker_shutting_down.connect
+def _stop_heartbeat(**_: object) -> None:
+    _stop.set()
