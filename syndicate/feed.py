@@ -21,6 +21,7 @@ from feedgen.feed import FeedGenerator
 from . import __version__
 from .config import SiteConfig
 from .entry import Entry
+from .identity import plain_text
 from .store import EntryStore
 
 FORMATS = {
@@ -38,6 +39,11 @@ def xml_safe(text: str) -> str:
 
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts or 0, tz=UTC)
+
+
+def _excerpt(html: str, limit: int = 280) -> str:
+    text = " ".join(plain_text(html).split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _entry_id(entry: Entry) -> str:
@@ -76,6 +82,9 @@ def _generator(site: SiteConfig, fmt: str, entries: list[Entry]) -> FeedGenerato
             fe.content(body, type="html" if fmt == "atom" else None)
         if entry.summary and entry.summary != entry.content_html:
             fe.summary(xml_safe(entry.summary), type="html")
+        elif fmt == "rss" and body:
+            # RSS writes content:encoded only beside a description: give it a short excerpt.
+            fe.summary(xml_safe(_excerpt(body)))
         if entry.author and fmt == "atom":
             fe.author({"name": xml_safe(entry.author)})
         for cat in entry.categories:

@@ -27,6 +27,7 @@ class Fetched:
     etag: str | None
     last_modified: str | None
     elapsed: float
+    content_type: str | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -95,4 +96,5 @@ def fetch(
             etag=resp.headers.get("ETag"),
             last_modified=resp.headers.get("Last-Modified"),
             elapsed=time.monotonic() - started,
+            content_type=resp.headers.get("Content-Type"),
         )

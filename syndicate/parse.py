@@ -88,19 +88,21 @@ def _entry(e: Any, source: str, feed_link: str, feed_url: str) -> Entry | None:
     )
 
 
-def parse_feed(body: bytes, url: str, source: str) -> ParsedFeed:
+def parse_feed(body: bytes, url: str, source: str, content_type: str | None = None) -> ParsedFeed:
     """Parse feed bytes; raise `FeedError` when they are not a feed at all.
 
     feedparser's own sanitiser is off (`sanitize_html=False`): `clean_html` does the same job with
     nh3 at a fraction of the cost, and keeps the embeds we want.
     """
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
     d = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False,
-                         response_headers={"content-location": url})
-    if d.get("bozo") and not d.get("entries") and not d.get("feed"):
-        err = d.get("bozo_exception")
-        raise FeedError(url, f"not a feed: {err.__class__.__name__ if err else 'unreadable'}: {err}")
+                         response_headers=headers)
     if not d.get("version") and not d.get("entries"):
-        raise FeedError(url, "not an RSS or Atom feed (no channel or feed element found)")
+        err = d.get("bozo_exception")
+        why = f" ({err.__class__.__name__}: {err})" if err else ""
+        raise FeedError(url, f"not an RSS or Atom feed: no channel or feed element found{why}")
     feed = d.get("feed") or {}
     hub = self_url = next_url = None
     for link in feed.get("links") or []:

@@ -101,7 +101,7 @@ class Poller:
             return PollResult(src.name, "unchanged")
         try:
             self.parses += 1
-            feed = parse_feed(fetched.body, fetched.url, src.name)
+            feed = parse_feed(fetched.body, fetched.url, src.name, fetched.content_type)
         except FeedError as exc:
             return self._failed(src, key, base, str(exc), 200)
         first = not state.get("initialized")

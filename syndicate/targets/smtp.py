@@ -8,6 +8,7 @@ resend a person chooses to make is recognisable as the same message.
 
 from __future__ import annotations
 
+import email.policy
 import smtplib
 import socket
 import ssl
@@ -84,8 +85,9 @@ class SmtpTarget(Target):
                 msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         msg["List-Post"] = f"<{entry.link}>"
         msg["X-Syndicate-Entry"] = entry.id
-        msg.set_content(text)
-        msg.add_alternative(html, subtype="html")
+        # quoted-printable keeps every line under SMTP's 998-octet limit (RFC 5322 2.1.1).
+        msg.set_content(text, cte="quoted-printable")
+        msg.add_alternative(html, subtype="html", cte="quoted-printable")
         return msg
 
     def _connect(self) -> smtplib.SMTP:
@@ -137,7 +139,7 @@ class SmtpTarget(Target):
                 raise TransientError(f"{where}: no recipient accepted")
             attempt.on_wire()
             try:
-                code, resp = conn.data(msg.as_bytes())
+                code, resp = conn.data(msg.as_bytes(policy=email.policy.SMTP))
             except smtplib.SMTPDataError as exc:
                 _check(exc.smtp_code, exc.smtp_error, f"{where}: DATA")
                 raise

@@ -1,0 +1,179 @@
+"""One delivery attempt end to end: ledger, adapter and a loopback platform, no Celery."""
+
+from __future__ import annotations
+
+import time
+
+from syndicate.entry import Entry
+
+from .fakes.devto import API_KEY
+from .fakes.http import Reply
+
+LONG = "<p>" + " ".join(["Order is kept only while energy flows in."] * 10) + "</p>"
+
+
+def devto_target(server, **kw):  # type: ignore[no-untyped-def]
+    return {"name": "devto", "kind": "devto", "api_key": API_KEY, "base_url": server.url,
+            "published": True, "timeout": "2s", **kw}
+
+
+def smtp_target(server, **kw):  # type: ignore[no-untyped-def]
+    return {"name": "mail", "kind": "smtp", "host": "127.0.0.1", "port": server.port,
+            "security": "none", "from": "Sanjay <posts@home.example>",
+            "to": ["reader@home.example"], "timeout": "2s", **kw}
+
+
+def new_entry(rt, n: int = 1, **kw) -> str:  # type: ignore[no-untyped-def]
+    e = Entry(source="blogger", guid=f"tag:blogger.com,1999:blog-1.post-{n}",
+              link=f"https://mind.blogspot.example/2025/12/post-{n}.html",
+              title=f"Post {n}", content_html=LONG, published=time.time(),
+              categories=["AI", "Machine Learning", "Philosophy", "x", "y"], **kw)
+    eid, status = rt.store.upsert(e)
+    assert status == "new"
+    rt.dispatcher.fan_out(eid)
+    return eid
+
+
+def run(rt, eid: str, target: str, *, until: str = "delivered", tries: int = 6):  # type: ignore[no-untyped-def]
+    """Drive attempts as the reconciler would, ignoring backoff waits."""
+    for _ in range(tries):
+        outcome = rt.dispatcher.deliver(eid, target)
+        if outcome.state in (until, "dead", "unknown"):
+            return outcome
+        r = rt.redis
+        r.hset(rt.keys.delivery(eid, target), "next_at", 0)
+    return outcome
+
+
+def test_devto_create_with_canonical_url(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+    rt, q = make_runtime(targets=[devto_target(devto)])
+    eid = new_entry(rt)
+    assert q.deliveries == [(eid, "devto")]
+    assert rt.dispatcher.deliver(eid, "devto").state == "delivered"
+    (art,) = devto.articles
+    assert art["canonical_url"] == "https://mind.blogspot.example/2025/12/post-1.html"
+    assert art["tags"] == ["ai", "machinelearning", "philosophy", "x"]
+    assert "Originally published at [Sanjay Basu](https://mind.blogspot.example" in art[
+        "body_markdown"]
+    d = rt.ledger.get(eid, "devto")
+    assert d.state == "delivered" and d.remote_url == art["url"] and d.remote_id == str(art["id"])
+    # A duplicate wake-up call does nothing.
+    assert rt.dispatcher.deliver(eid, "devto").state == "delivered"
+    assert len(devto.articles) == 1
+
+
+def test_500_then_201(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+    rt, _ = make_runtime(targets=[devto_target(devto)])
+    eid = new_entry(rt)
+    devto.faults.append(Reply(500, {"error": "Internal Server Error", "status": 500}))
+    first = rt.dispatcher.deliver(eid, "devto")
+    assert first.state == "failed" and first.retry_in and first.retry_in > 0
+    d = rt.ledger.get(eid, "devto")
+    assert "HTTP 500" in d.last_error and d.next_at > time.time()
+    assert rt.dispatcher.deliver(eid, "devto").state == "early"  # not before its time
+    assert run(rt, eid, "devto").state == "delivered"
+    assert len(devto.articles) == 1 and rt.ledger.get(eid, "devto").attempts == 2
+
+
+def test_422_is_dead_with_the_platform_message(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+    rt, _ = make_runtime(targets=[devto_target(devto)])
+    eid = new_entry(rt)
+    devto.faults.append(Reply(422, {"error": "Canonical url has already been taken",
+                                    "status": 422}))
+    assert rt.dispatcher.deliver(eid, "devto").state == "dead"
+    assert "Canonical url has already been taken" in rt.ledger.get(eid, "devto").last_error
+
+
+def test_401_is_dead_and_says_so(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+    rt, _ = make_runtime(targets=[devto_target(devto, api_key="wrong")])
+    eid = new_entry(rt)
+    assert rt.dispatcher.deliver(eid, "devto").state == "dead"
+    err = rt.ledger.get(eid, "devto").last_error
+    assert "401" in err and "unauthorized" in err and "wrong" not in err
+
+
+def test_429_honours_retry_after(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+    rt, _ = make_runtime(targets=[devto_target(devto)])
+    eid = new_entry(rt)
+    devto.faults.append(Reply(429, {"error": "Rate limit reached, try again in 30 seconds",
+                                    "status": 429}, {"Retry-After": "30"}))
+    before = time.time()
+    out = rt.dispatcher.deliver(eid, "devto")
+    assert out.state == "failed" and out.retry_in is not None and out.retry_in >= 30
+    assert rt.ledger.get(eid, "devto").next_at >= before + 30
+
+
+def test_timeout_after_create_adopts_the_copy(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+    rt, _ = make_runtime(targets=[devto_target(devto)])
+    eid = new_entry(rt)
+    devto.faults.append("commit-then-drop")
+    assert rt.dispatcher.deliver(eid, "devto").state == "failed"
+    assert len(devto.articles) == 1
+    assert run(rt, eid, "devto").state == "delivered"
+    assert len(devto.articles) == 1  # found by canonical URL, not posted again
+    assert rt.ledger.get(eid, "devto").extra.get("adopted") == "1"
+
+
+def test_target_down_is_retried_not_lost(make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt, _ = make_runtime(targets=[{"name": "devto", "kind": "devto", "api_key": "k",
+                                   "base_url": "http://127.0.0.1:9", "timeout": "1s"}])
+    eid = new_entry(rt)
+    out = rt.dispatcher.deliver(eid, "devto")
+    assert out.state == "failed" and "cannot connect" in out.error
+
+
+def test_gives_up_after_max_attempts(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+    rt, _ = make_runtime(targets=[devto_target(devto, max_attempts=2)])
+    eid = new_entry(rt)
+    devto.faults += [Reply(503, {"error": "down", "status": 503})] * 2
+    out = run(rt, eid, "devto")
+    assert out.state == "dead" and "gave up after 2 attempts" in out.error
+
+
+def test_smtp_email(make_runtime, smtp) -> None:  # type: ignore[no-untyped-def]
+    rt, _ = make_runtime(targets=[smtp_target(smtp)])
+    eid = new_entry(rt)
+    assert rt.dispatcher.deliver(eid, "mail").state == "delivered"
+    (msg,) = smtp.messages
+    assert msg["Subject"] == "Post 1"
+    assert msg["List-Post"] == "<https://mind.blogspot.example/2025/12/post-1.html>"
+    assert msg["Message-ID"].endswith("@home.example>")
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "https://mind.blogspot.example/2025/12/post-1.html" in text
+    assert 'href="https://mind.blogspot.example/2025/12/post-1.html"' in html
+    assert rt.dispatcher.deliver(eid, "mail").state == "delivered"
+    assert len(smtp.messages) == 1
+
+
+def test_smtp_drop_after_data_is_unknown(make_runtime, smtp) -> None:  # type: ignore[no-untyped-def]
+    rt, _ = make_runtime(targets=[smtp_target(smtp)])
+    eid = new_entry(rt)
+    smtp.inbox.drop_after_data = 1
+    out = rt.dispatcher.deliver(eid, "mail")
+    assert out.state == "unknown", out
+    assert "may have been delivered" in rt.ledger.get(eid, "mail").last_error
+    # Not retried on its own.
+    assert rt.dispatcher.deliver(eid, "mail").state == "unknown"
+    assert len(smtp.messages) == 1
+
+
+def test_smtp_server_down_is_retried(make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt, _ = make_runtime(targets=[{"name": "mail", "kind": "smtp", "host": "127.0.0.1",
+                                   "port": 9, "security": "none", "from": "a@b.example",
+                                   "to": ["c@d.example"], "timeout": "1s"}])
+    eid = new_entry(rt)
+    assert rt.dispatcher.deliver(eid, "mail").state == "failed"
+
+
+def test_reconciler_finds_what_a_crash_left(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+    rt, q = make_runtime(targets=[devto_target(devto)])
+    e = Entry(source="b", guid="g-crash", link="https://x.example/crash", title="Crash",
+              content_html=LONG, published=time.time())
+    eid, _ = rt.store.upsert(e, now=time.time() - 120)  # stored, then the poller died
+    assert q.deliveries == []
+    rt.dispatcher.reconcile()
+    assert rt.ledger.get(eid, "devto").state == "pending"
+    rt.dispatcher.reconcile(now=time.time() + 60)  # the wake-up call was lost too
+    assert (eid, "devto") in q.deliveries

@@ -1,0 +1,113 @@
+"""Polling: first poll as baseline, conditional GET, no parse of unchanged bytes, faults."""
+
+from __future__ import annotations
+
+from syndicate.fetch import fetch
+
+from .conftest import fixture_bytes
+from .fakes.http import Reply
+
+NEW_POST = (
+    "<entry><id>tag:blogger.com,1999:blog-7301422960115572211.post-1111111111111111111</id>"
+    "<published>2025-12-10T09:00:00.000-08:00</published>"
+    "<updated>2025-12-10T09:00:00.000-08:00</updated>"
+    "<title type='text'>A New Post</title>"
+    "<content type='html'>&lt;p&gt;Freshly written.&lt;/p&gt;</content>"
+    "<link rel='alternate' type='text/html' "
+    "href='https://synthetic-mind.blogspot.example/2025/12/a-new-post.html' title='A New Post'/>"
+    "<author><name>Sanjay Basu</name></author></entry>"
+)
+
+
+def with_new_post(feed: bytes, entry: str = NEW_POST) -> bytes:
+    # Blogger lists newest first: the new entry goes before the first one.
+    return feed.replace(b"<entry>", entry.encode() + b"<entry>", 1)
+
+
+def sources(server):  # type: ignore[no-untyped-def]
+    return [
+        {"name": "blogger", "url": server.put("/feeds/posts/default",
+                                              fixture_bytes("blogger-atom.xml"))},
+        {"name": "wordpress", "url": server.put("/category/uncategorized/feed/",
+                                                fixture_bytes("wordpress-rss.xml"))},
+    ]
+
+
+def test_first_poll_is_a_baseline(make_runtime, feed_server) -> None:  # type: ignore[no-untyped-def]
+    rt, q = make_runtime(sources=sources(feed_server),
+                         targets=[{"name": "hook", "kind": "webhook",
+                                   "url": "http://127.0.0.1:9/x", "secret": "whsec_YWJj"}])
+    assert rt.poll("blogger").status == "baseline"
+    assert rt.poll("wordpress").status == "baseline"
+    assert rt.store.count() == 9 and q.deliveries == [] and rt.ledger.all() == []
+    feed_server.put("/feeds/posts/default", with_new_post(fixture_bytes("blogger-atom.xml")))
+    result = rt.poll("blogger")
+    assert result.status == "new" and len(result.new) == 1
+    assert q.deliveries == [(result.new[0], "hook")]
+    assert rt.store.get(result.new[0]).title == "A New Post"  # type: ignore[union-attr]
+    # Polling again finds nothing new: nothing is delivered twice.
+    assert rt.poll("blogger").status == "not-modified"
+    assert len(q.deliveries) == 1
+
+
+def test_backfill_delivers_what_is_there(make_runtime, feed_server) -> None:  # type: ignore[no-untyped-def]
+    src = sources(feed_server)[1] | {"backfill": True}
+    rt, q = make_runtime(sources=[src], targets=[{"name": "hook", "kind": "webhook",
+                                                  "url": "http://127.0.0.1:9/x",
+                                                  "secret": "whsec_YWJj"}])
+    result = rt.poll("wordpress")
+    assert len(result.new) == 6 and len(q.deliveries) == 6
+
+
+def test_conditional_get_and_no_parse_of_same_bytes(make_runtime, feed_server) -> None:  # type: ignore[no-untyped-def]
+    rt, _ = make_runtime(sources=sources(feed_server))
+    rt.poll("blogger")
+    assert rt.poller.parses == 1
+    assert rt.poll("blogger").status == "not-modified"
+    assert feed_server.conditional_hits == 1
+    feed_server.honour_etag = False  # a server that ignores validators
+    assert rt.poll("blogger").status == "unchanged"
+    assert rt.poller.parses == 1  # same bytes: feedparser was not called
+
+
+def test_500_then_garbage_then_feed(make_runtime, feed_server) -> None:  # type: ignore[no-untyped-def]
+    rt, q = make_runtime(sources=sources(feed_server),
+                         targets=[{"name": "hook", "kind": "webhook",
+                                   "url": "http://127.0.0.1:9/x", "secret": "whsec_YWJj"}])
+    rt.poll("blogger")
+    feed_server.put("/feeds/posts/default", with_new_post(fixture_bytes("blogger-atom.xml")))
+    feed_server.faults.append(Reply(500, b"oops", content_type="text/plain"))
+    r1 = rt.poll("blogger")
+    assert r1.status == "error" and "HTTP 500" in r1.error
+    assert rt.poller.state("blogger")["last_error"].endswith("HTTP 500 Internal Server Error")
+    feed_server.faults.append(Reply(200, b"<html>maintenance</html>", content_type="text/html"))
+    r2 = rt.poll("blogger")
+    assert r2.status == "error" and "not an RSS or Atom feed" in r2.error
+    assert q.deliveries == []
+    r3 = rt.poll("blogger")
+    assert r3.status == "new" and len(r3.new) == 1 and len(q.deliveries) == 1
+    state = rt.poller.state("blogger")
+    assert state["last_error"] == "" and state["failures"] == "0"
+
+
+def test_size_cap(feed_server) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from syndicate.errors import FetchError
+
+    url = feed_server.put("/big", b"<rss>" + b"x" * 5000 + b"</rss>")
+    with pytest.raises(FetchError, match="cap"):
+        fetch(url, max_bytes=1024)
+
+
+def test_poll_lock_allows_one_at_a_time(make_runtime, feed_server) -> None:  # type: ignore[no-untyped-def]
+    rt, _ = make_runtime(sources=sources(feed_server))
+    rt.redis.set(rt.keys.poll_lock("blogger"), "someone-else", px=5000)
+    assert rt.poll("blogger").status == "busy"
+
+
+def test_scheduler_claims_each_interval_once(make_runtime, feed_server) -> None:  # type: ignore[no-untyped-def]
+    rt, q = make_runtime(sources=sources(feed_server))
+    rt.tick()
+    rt.tick()  # a second scheduler, or a second tick within the interval
+    assert sorted(q.polls) == ["blogger", "wordpress"]
