@@ -184,7 +184,7 @@ class _Section:
             raise ConfigError(self.key(name), f"environment variable {value.var} is not set")
         return value
 
-    def str(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
+    def string(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
         value = self.raw(name)
         if value is None or value == "":
             if required:
@@ -195,12 +195,12 @@ class _Section:
         return value
 
     def url(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
-        value = self.str(name, default, required=required)
+        value = self.string(name, default, required=required)
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ConfigError(self.key(name), f"expected an http(s) URL, got {value!r}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:
             return default
@@ -210,7 +210,7 @@ class _Section:
             raise ConfigError(self.key(name), f"expected true or false, got {value!r}")
         return value
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int:
         value = self.raw(name)
         if value is None:
             return default
@@ -247,12 +247,12 @@ def webhook_secret(text: str | None, key: str) -> bytes | None:
 def _site(data: Any) -> SiteConfig:
     s = _Section(data or {}, "site")
     cfg = SiteConfig(
-        title=s.str("title", "syndicate"),
+        title=s.string("title", "syndicate"),
         url=s.url("url", "http://127.0.0.1:8080/"),
-        author=s.str("author", ""),
-        description=s.str("description", ""),
-        language=s.str("language", "en"),
-        feed_size=s.int("feed_size", 50, minimum=1),
+        author=s.string("author", ""),
+        description=s.string("description", ""),
+        language=s.string("language", "en"),
+        feed_size=s.integer("feed_size", 50, minimum=1),
         hub=s.url("hub"),
     )
     s.unknown({"title", "url", "author", "description", "language", "feed_size", "hub"})
@@ -262,16 +262,16 @@ def _site(data: Any) -> SiteConfig:
 def _webhook(data: Any) -> WebhookConfig:
     s = _Section(data or {}, "webhook")
     cfg = WebhookConfig(
-        secret=webhook_secret(s.str("secret"), s.key("secret")),
+        secret=webhook_secret(s.string("secret"), s.key("secret")),
         tolerance=s.duration("tolerance", 300.0),
-        max_body=s.int("max_body", 64 * 1024, minimum=1024),
+        max_body=s.integer("max_body", 64 * 1024, minimum=1024),
     )
     s.unknown({"secret", "tolerance", "max_body"})
     return cfg
 
 
 def _name(s: _Section, seen: set[str]) -> str:
-    name: str = s.str("name", required=True)
+    name: str = s.string("name", required=True)
     if not _NAME.match(name):
         raise ConfigError(s.key("name"), f"use letters, digits, '-', '_' or '.', got {name!r}")
     if name in seen:
@@ -288,7 +288,7 @@ def _sources(data: Any) -> tuple[SourceConfig, ...]:
     out, seen = [], set[str]()
     for i, raw in enumerate(data):
         s = _Section(raw, f"sources[{i}]")
-        enabled = s.bool("enabled", True)
+        enabled = s.flag("enabled", True)
         name = _name(s, seen)
         s.where = f"sources[{name}]"
         if not enabled:
@@ -299,11 +299,11 @@ def _sources(data: Any) -> tuple[SourceConfig, ...]:
                 name=name,
                 url=s.url("url", required=True),
                 poll_interval=max(s.duration("poll_interval", 300.0), 1.0),
-                backfill=s.bool("backfill", False),
+                backfill=s.flag("backfill", False),
                 timeout=s.duration("timeout", 20.0),
-                max_bytes=s.int("max_bytes", 10 * 1024 * 1024, minimum=1024),
-                flood_limit=s.int("flood_limit", 5, minimum=1),
-                websub=s.bool("websub", True),
+                max_bytes=s.integer("max_bytes", 10 * 1024 * 1024, minimum=1024),
+                flood_limit=s.integer("flood_limit", 5, minimum=1),
+                websub=s.flag("websub", True),
             )
         )
         s.unknown({"name", "url", "poll_interval", "backfill", "enabled", "timeout",
@@ -326,8 +326,8 @@ def _targets(data: Any) -> tuple[TargetConfig, ...]:
         s = _Section(raw, f"targets[{i}]")
         name = _name(s, seen)
         s.where = f"targets[{name}]"
-        enabled = s.bool("enabled", True)
-        kind = s.str("kind", required=True)
+        enabled = s.flag("enabled", True)
+        kind = s.string("kind", required=True)
         adapter = registry.get(kind)
         if adapter is None:
             raise ConfigError(s.key("kind"), f"unknown kind {kind!r} (known: {sorted(registry)})")
@@ -340,7 +340,7 @@ def _targets(data: Any) -> tuple[TargetConfig, ...]:
                 kind=kind,
                 enabled=enabled,
                 timeout=s.duration("timeout", 30.0),
-                max_attempts=s.int("max_attempts", 8, minimum=1),
+                max_attempts=s.integer("max_attempts", 8, minimum=1),
                 delay=s.duration("delay", 0.0),
                 options=options,
             )
@@ -351,8 +351,8 @@ def _targets(data: Any) -> tuple[TargetConfig, ...]:
 def _redis(data: Any, env: dict[str, str] | os._Environ[str]) -> RedisConfig:
     s = _Section(data or {}, "redis")
     cfg = RedisConfig(
-        url=env.get("REDIS_URL") or s.str("url"),
-        prefix=env.get(PREFIX_ENV) or s.str("prefix", DEFAULT_PREFIX),
+        url=env.get("REDIS_URL") or s.string("url"),
+        prefix=env.get(PREFIX_ENV) or s.string("prefix", DEFAULT_PREFIX),
     )
     s.unknown({"url", "prefix"})
     return cfg
@@ -365,7 +365,7 @@ def _worker(data: Any) -> WorkerConfig:
         retry_cap=s.duration("retry_cap", 6 * 3600.0),
         tick=max(s.duration("tick", 5.0), 0.2),
         visibility_timeout=s.duration("visibility_timeout", 3600.0),
-        concurrency=s.int("concurrency", 4, minimum=1),
+        concurrency=s.integer("concurrency", 4, minimum=1),
     )
     s.unknown({"retry_base", "retry_cap", "tick", "visibility_timeout", "concurrency"})
     return cfg

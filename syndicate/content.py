@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import markdownify
@@ -73,7 +74,7 @@ def clean_html(html: str, base_url: str = "") -> str:
 class _Markdown(markdownify.MarkdownConverter):  # type: ignore[misc]
     """markdownify with embeds as links (or the platform's embed syntax) and fenced code."""
 
-    def __init__(self, embed: str | None = None, **options: object) -> None:
+    def __init__(self, embed: str | None = None, **options: Any) -> None:
         super().__init__(**options)
         self.embed = embed
 

@@ -51,9 +51,9 @@ class Outcome:
 def backoff(attempts: int, base: float, cap: float, hint: float | None = None,
             rng: random.Random | None = None) -> float:
     """Exponential backoff with jitter ("equal jitter"), never shorter than the target's hint."""
-    rng = rng or random
+    uniform = (rng or random).uniform
     ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
-    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
+    delay = ceiling / 2 + uniform(0, ceiling / 2)
     return max(delay, hint or 0.0)
 
 
@@ -150,13 +150,11 @@ class Dispatcher:
             if wired and not adapter.safe_to_resend:
                 return self._finish(entry_id, target_name, fence, "unknown", message)
             return self._retry(cfg, entry_id, fence, claim.attempts, message, None)
-        fields: dict[str, str | int] = {
-            "remote_id": result.remote_id, "remote_url": result.remote_url, "last_error": "",
-            "delivered_at": repr(time.time()), "latency_ms": int((time.time() - started) * 1000),
-        }
-        if result.adopted:
-            fields["adopted"] = 1
-        if not self.ledger.finish(entry_id, target_name, fence, "delivered", **fields):
+        if not self.ledger.finish(entry_id, target_name, fence, "delivered",
+                                  remote_id=result.remote_id, remote_url=result.remote_url,
+                                  last_error="", delivered_at=repr(time.time()),
+                                  latency_ms=int((time.time() - started) * 1000),
+                                  adopted=int(result.adopted)):
             log.warning("delivery %s -> %s succeeded after its claim was taken over",
                         entry_id, target_name)
         log.info("delivered %s -> %s %s%s", entry_id, target_name, result.remote_url,

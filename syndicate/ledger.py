@@ -266,7 +266,7 @@ class Ledger:
 
     def all(self, limit: int = 1000, offset: int = 0) -> list[Delivery]:
         """Newest first."""
-        members = self.r.zrevrange(self.keys.deliveries, offset, offset + limit - 1)
+        members: Any = self.r.zrevrange(self.keys.deliveries, offset, offset + limit - 1)
         pipe = self.r.pipeline(transaction=False)
         for m in members:
             pipe.hgetall(self._rk(*split_member(m)))
@@ -275,11 +275,11 @@ class Ledger:
     def take_due(self, *, now: float | None = None, limit: int = 500,
                  push: float = 60.0) -> list[tuple[str, str]]:
         now = time.time() if now is None else now
-        return [split_member(m) for m in
-                self._take_due(keys=[self.keys.due], args=[now, limit, push])]
+        items: list[bytes] = self._take_due(keys=[self.keys.due], args=[now, limit, push])
+        return [split_member(m) for m in items]
 
     def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(STATES, 0)
+        out: dict[str, int] = dict.fromkeys(STATES, 0)
         for d in self.all(limit=100000):
             out[d.state] = out.get(d.state, 0) + 1
         return out

@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 import requests
@@ -81,7 +82,7 @@ class Poller:
         key = self.keys.source(src.name)
         state = self.state(src.name)
         now = time.time()
-        base = {"last_poll": repr(now), "url": src.url}
+        base: dict[Any, Any] = {"last_poll": repr(now), "url": src.url}
         try:
             fetched = fetch(src.url, etag=state.get("etag") or None,
                             last_modified=state.get("last_modified") or None,
@@ -132,7 +133,7 @@ class Poller:
             result.status = "unchanged"
         return result
 
-    def _failed(self, src: SourceConfig, key: str, base: dict[str, str], error: str,
+    def _failed(self, src: SourceConfig, key: str, base: dict[Any, Any], error: str,
                 status: int | None) -> PollResult:
         pipe = self.r.pipeline()
         pipe.hset(key, mapping={**base, "last_status": str(status or "error"), "last_error": error})

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import redis
+from redis import Redis
 
 from . import config as config_mod
 from .config import Config
@@ -29,15 +29,15 @@ log = logging.getLogger("syndicate")
 HEARTBEAT_TTL = 30
 
 
-def connect(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10,
+def connect(url: str) -> Redis:
+    return Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10,
                                 health_check_interval=30, retry_on_timeout=True)
 
 
 @dataclass
 class Runtime:
     config: Config
-    redis: redis.Redis
+    redis: Redis
     keys: Keys
     store: EntryStore
     ledger: Ledger
@@ -47,7 +47,7 @@ class Runtime:
 
     @classmethod
     def open(cls, config: Config, *, queue: Queue | None = None,
-             r: redis.Redis | None = None) -> Runtime:
+             r: Redis | None = None) -> Runtime:
         r = r or connect(redis_url(config))
         keys = Keys(config.redis.prefix)
         store = EntryStore(r, keys)

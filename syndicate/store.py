@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 import redis
 
@@ -63,6 +63,10 @@ return {status, id}
 """
 
 
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
 def content_hash(entry: Entry) -> str:
     h = hashlib.sha256()
     for part in (entry.title, entry.content_html, entry.summary, entry.link, entry.image,
@@ -102,10 +106,8 @@ class EntryStore:
             args=[self.keys.entry(""), new_id, stored.to_json(), content_hash(entry),
                   entry.published or now, now, entry.source, "1" if deliver else "0"],
         )
-        status = status.decode() if isinstance(status, bytes) else status
-        entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-        entry.id = entry_id
-        return entry_id, status
+        entry.id = _s(entry_id)
+        return entry.id, cast(UpsertStatus, _s(status))
 
     def get(self, entry_id: str) -> Entry | None:
         data = self.r.hget(self.keys.entry(entry_id), "data")
@@ -129,9 +131,8 @@ class EntryStore:
         return entry
 
     def latest(self, n: int) -> list[Entry]:
-        ids = [i.decode() if isinstance(i, bytes) else i
-               for i in self.r.zrevrange(self.keys.timeline, 0, n - 1)]
-        return self.get_many(ids)
+        ids: Any = self.r.zrevrange(self.keys.timeline, 0, n - 1)
+        return self.get_many([_s(i) for i in ids])
 
     def count(self) -> int:
         return int(self.r.zcard(self.keys.timeline))
@@ -145,7 +146,7 @@ class EntryStore:
                             ("guid", identity.digest(ref))):
             eid = self.r.get(self.keys.identity(kind, value))
             if eid:
-                return self.get(eid.decode() if isinstance(eid, bytes) else eid)
+                return self.get(_s(eid))
         return None
 
     def feed_state(self) -> FeedState:
@@ -155,8 +156,8 @@ class EntryStore:
     # The outbox: new entries not yet fanned out to their targets.
     def outbox(self, older_than: float | None = None, limit: int = 500) -> list[str]:
         top = "+inf" if older_than is None else older_than
-        return [i.decode() if isinstance(i, bytes) else i
-                for i in self.r.zrangebyscore(self.keys.outbox, "-inf", top, start=0, num=limit)]
+        ids: Any = self.r.zrangebyscore(self.keys.outbox, "-inf", top, start=0, num=limit)
+        return [_s(i) for i in ids]
 
     def outbox_done(self, entry_id: str) -> None:
         self.r.zrem(self.keys.outbox, entry_id)

@@ -125,7 +125,7 @@ def make_config(redis_url: str, prefix: str, *, sources: list[dict[str, Any]] | 
 
 
 @pytest.fixture
-def make_runtime(redis_url: str, prefix: str):  # type: ignore[no-untyped-def]
+def make_runtime(redis_url: str, prefix: str):
     made: list[Runtime] = []
 
     def make(**kw: Any) -> tuple[Runtime, ListQueue]:

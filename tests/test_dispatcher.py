@@ -12,18 +12,18 @@ from .fakes.http import Reply
 LONG = "<p>" + " ".join(["Order is kept only while energy flows in."] * 10) + "</p>"
 
 
-def devto_target(server, **kw):  # type: ignore[no-untyped-def]
+def devto_target(server, **kw):
     return {"name": "devto", "kind": "devto", "api_key": API_KEY, "base_url": server.url,
             "published": True, "timeout": "2s", **kw}
 
 
-def smtp_target(server, **kw):  # type: ignore[no-untyped-def]
+def smtp_target(server, **kw):
     return {"name": "mail", "kind": "smtp", "host": "127.0.0.1", "port": server.port,
             "security": "none", "from": "Sanjay <posts@home.example>",
             "to": ["reader@home.example"], "timeout": "2s", **kw}
 
 
-def new_entry(rt, n: int = 1, **kw) -> str:  # type: ignore[no-untyped-def]
+def new_entry(rt, n: int = 1, **kw) -> str:
     e = Entry(source="blogger", guid=f"tag:blogger.com,1999:blog-1.post-{n}",
               link=f"https://mind.blogspot.example/2025/12/post-{n}.html",
               title=f"Post {n}", content_html=LONG, published=time.time(),
@@ -34,7 +34,7 @@ def new_entry(rt, n: int = 1, **kw) -> str:  # type: ignore[no-untyped-def]
     return eid
 
 
-def run(rt, eid: str, target: str, *, until: str = "delivered", tries: int = 6):  # type: ignore[no-untyped-def]
+def run(rt, eid: str, target: str, *, until: str = "delivered", tries: int = 6):
     """Drive attempts as the reconciler would, ignoring backoff waits."""
     for _ in range(tries):
         outcome = rt.dispatcher.deliver(eid, target)
@@ -45,7 +45,7 @@ def run(rt, eid: str, target: str, *, until: str = "delivered", tries: int = 6):
     return outcome
 
 
-def test_devto_create_with_canonical_url(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+def test_devto_create_with_canonical_url(make_runtime, devto) -> None:
     rt, q = make_runtime(targets=[devto_target(devto)])
     eid = new_entry(rt)
     assert q.deliveries == [(eid, "devto")]
@@ -62,7 +62,7 @@ def test_devto_create_with_canonical_url(make_runtime, devto) -> None:  # type: 
     assert len(devto.articles) == 1
 
 
-def test_500_then_201(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+def test_500_then_201(make_runtime, devto) -> None:
     rt, _ = make_runtime(targets=[devto_target(devto)])
     eid = new_entry(rt)
     devto.faults.append(Reply(500, {"error": "Internal Server Error", "status": 500}))
@@ -75,7 +75,7 @@ def test_500_then_201(make_runtime, devto) -> None:  # type: ignore[no-untyped-d
     assert len(devto.articles) == 1 and rt.ledger.get(eid, "devto").attempts == 2
 
 
-def test_422_is_dead_with_the_platform_message(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+def test_422_is_dead_with_the_platform_message(make_runtime, devto) -> None:
     rt, _ = make_runtime(targets=[devto_target(devto)])
     eid = new_entry(rt)
     devto.faults.append(Reply(422, {"error": "Canonical url has already been taken",
@@ -84,7 +84,7 @@ def test_422_is_dead_with_the_platform_message(make_runtime, devto) -> None:  # 
     assert "Canonical url has already been taken" in rt.ledger.get(eid, "devto").last_error
 
 
-def test_401_is_dead_and_says_so(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+def test_401_is_dead_and_says_so(make_runtime, devto) -> None:
     rt, _ = make_runtime(targets=[devto_target(devto, api_key="wrong")])
     eid = new_entry(rt)
     assert rt.dispatcher.deliver(eid, "devto").state == "dead"
@@ -92,7 +92,7 @@ def test_401_is_dead_and_says_so(make_runtime, devto) -> None:  # type: ignore[n
     assert "401" in err and "unauthorized" in err and "wrong" not in err
 
 
-def test_429_honours_retry_after(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+def test_429_honours_retry_after(make_runtime, devto) -> None:
     rt, _ = make_runtime(targets=[devto_target(devto)])
     eid = new_entry(rt)
     devto.faults.append(Reply(429, {"error": "Rate limit reached, try again in 30 seconds",
@@ -103,7 +103,7 @@ def test_429_honours_retry_after(make_runtime, devto) -> None:  # type: ignore[n
     assert rt.ledger.get(eid, "devto").next_at >= before + 30
 
 
-def test_timeout_after_create_adopts_the_copy(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+def test_timeout_after_create_adopts_the_copy(make_runtime, devto) -> None:
     rt, _ = make_runtime(targets=[devto_target(devto)])
     eid = new_entry(rt)
     devto.faults.append("commit-then-drop")
@@ -114,7 +114,7 @@ def test_timeout_after_create_adopts_the_copy(make_runtime, devto) -> None:  # t
     assert rt.ledger.get(eid, "devto").extra.get("adopted") == "1"
 
 
-def test_target_down_is_retried_not_lost(make_runtime) -> None:  # type: ignore[no-untyped-def]
+def test_target_down_is_retried_not_lost(make_runtime) -> None:
     rt, _ = make_runtime(targets=[{"name": "devto", "kind": "devto", "api_key": "k",
                                    "base_url": "http://127.0.0.1:9", "timeout": "1s"}])
     eid = new_entry(rt)
@@ -122,7 +122,7 @@ def test_target_down_is_retried_not_lost(make_runtime) -> None:  # type: ignore[
     assert out.state == "failed" and "cannot connect" in out.error
 
 
-def test_gives_up_after_max_attempts(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+def test_gives_up_after_max_attempts(make_runtime, devto) -> None:
     rt, _ = make_runtime(targets=[devto_target(devto, max_attempts=2)])
     eid = new_entry(rt)
     devto.faults += [Reply(503, {"error": "down", "status": 503})] * 2
@@ -130,7 +130,7 @@ def test_gives_up_after_max_attempts(make_runtime, devto) -> None:  # type: igno
     assert out.state == "dead" and "gave up after 2 attempts" in out.error
 
 
-def test_smtp_email(make_runtime, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_smtp_email(make_runtime, smtp) -> None:
     rt, _ = make_runtime(targets=[smtp_target(smtp)])
     eid = new_entry(rt)
     assert rt.dispatcher.deliver(eid, "mail").state == "delivered"
@@ -147,7 +147,7 @@ def test_smtp_email(make_runtime, smtp) -> None:  # type: ignore[no-untyped-def]
     assert len(smtp.messages) == 1
 
 
-def test_smtp_drop_after_data_is_unknown(make_runtime, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_smtp_drop_after_data_is_unknown(make_runtime, smtp) -> None:
     rt, _ = make_runtime(targets=[smtp_target(smtp)])
     eid = new_entry(rt)
     smtp.inbox.drop_after_data = 1
@@ -159,7 +159,7 @@ def test_smtp_drop_after_data_is_unknown(make_runtime, smtp) -> None:  # type: i
     assert len(smtp.messages) == 1
 
 
-def test_smtp_server_down_is_retried(make_runtime) -> None:  # type: ignore[no-untyped-def]
+def test_smtp_server_down_is_retried(make_runtime) -> None:
     rt, _ = make_runtime(targets=[{"name": "mail", "kind": "smtp", "host": "127.0.0.1",
                                    "port": 9, "security": "none", "from": "a@b.example",
                                    "to": ["c@d.example"], "timeout": "1s"}])
@@ -167,7 +167,7 @@ def test_smtp_server_down_is_retried(make_runtime) -> None:  # type: ignore[no-u
     assert rt.dispatcher.deliver(eid, "mail").state == "failed"
 
 
-def test_reconciler_finds_what_a_crash_left(make_runtime, devto) -> None:  # type: ignore[no-untyped-def]
+def test_reconciler_finds_what_a_crash_left(make_runtime, devto) -> None:
     rt, q = make_runtime(targets=[devto_target(devto)])
     e = Entry(source="b", guid="g-crash", link="https://x.example/crash", title="Crash",
               content_html=LONG, published=time.time())

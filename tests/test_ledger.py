@@ -6,7 +6,7 @@ from syndicate.keys import Keys
 from syndicate.ledger import Ledger
 
 
-def test_create_once_and_claim_once(r, prefix) -> None:  # type: ignore[no-untyped-def]
+def test_create_once_and_claim_once(r, prefix) -> None:
     led = Ledger(r, Keys(prefix))
     assert led.create("e1", "devto", now=100)
     assert not led.create("e1", "devto", now=101)  # a second fan-out opens nothing
@@ -16,10 +16,10 @@ def test_create_once_and_claim_once(r, prefix) -> None:  # type: ignore[no-untyp
     assert second.outcome == "busy"
     assert led.finish("e1", "devto", first.fence, "delivered", now=102, remote_url="u")
     assert led.claim("e1", "devto", lease=30, safe_to_resend=False, now=103).outcome == "delivered"
-    assert led.get("e1", "devto").remote_url == "u"  # type: ignore[union-attr]
+    assert led.get("e1", "devto").remote_url == "u"
 
 
-def test_stale_claim_cannot_finish(r, prefix) -> None:  # type: ignore[no-untyped-def]
+def test_stale_claim_cannot_finish(r, prefix) -> None:
     led = Ledger(r, Keys(prefix))
     led.create("e1", "hook", now=100)
     old = led.claim("e1", "hook", lease=10, safe_to_resend=True, now=100)
@@ -31,7 +31,7 @@ def test_stale_claim_cannot_finish(r, prefix) -> None:  # type: ignore[no-untype
     assert led.finish("e1", "hook", new.fence, "delivered", now=112)
 
 
-def test_worker_death_after_sending(r, prefix) -> None:  # type: ignore[no-untyped-def]
+def test_worker_death_after_sending(r, prefix) -> None:
     led = Ledger(r, Keys(prefix))
     for target in ("smtp", "devto"):
         led.create("e1", target, now=100)
@@ -40,11 +40,11 @@ def test_worker_death_after_sending(r, prefix) -> None:  # type: ignore[no-untyp
     # The worker died with the request on the wire. A target that can check is retried (its
     # adapter looks first); one that cannot is `unknown`, never sent twice.
     assert led.claim("e1", "smtp", lease=10, safe_to_resend=False, now=120).outcome == "unknown"
-    assert led.get("e1", "smtp").state == "unknown"  # type: ignore[union-attr]
+    assert led.get("e1", "smtp").state == "unknown"
     assert led.claim("e1", "devto", lease=10, safe_to_resend=True, now=120).ok
 
 
-def test_worker_death_before_sending_is_retried(r, prefix) -> None:  # type: ignore[no-untyped-def]
+def test_worker_death_before_sending_is_retried(r, prefix) -> None:
     led = Ledger(r, Keys(prefix))
     led.create("e1", "smtp", now=100)
     led.claim("e1", "smtp", lease=10, safe_to_resend=False, now=100)
@@ -52,7 +52,7 @@ def test_worker_death_before_sending_is_retried(r, prefix) -> None:  # type: ign
     assert again.ok and again.attempts == 2
 
 
-def test_due_and_retry_timing(r, prefix) -> None:  # type: ignore[no-untyped-def]
+def test_due_and_retry_timing(r, prefix) -> None:
     led = Ledger(r, Keys(prefix))
     led.create("e1", "t", now=100, due_at=130)
     assert led.take_due(now=120) == []

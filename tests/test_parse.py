@@ -9,17 +9,17 @@ from .conftest import fixture_bytes
 
 
 @pytest.fixture(scope="module")
-def blogger():  # type: ignore[no-untyped-def]
+def blogger():
     return parse_feed(fixture_bytes("blogger-atom.xml"), "http://127.0.0.1/feeds/posts/default",
                       "blogger")
 
 
 @pytest.fixture(scope="module")
-def wordpress():  # type: ignore[no-untyped-def]
+def wordpress():
     return parse_feed(fixture_bytes("wordpress-rss.xml"), "http://127.0.0.1/feed/", "wordpress")
 
 
-def test_blogger_feed(blogger) -> None:  # type: ignore[no-untyped-def]
+def test_blogger_feed(blogger) -> None:
     assert blogger.link == "https://synthetic-mind.blogspot.example/"
     assert blogger.hub == "http://pubsubhubbub.appspot.com/"
     assert [e.title for e in blogger.entries] == [
@@ -35,7 +35,7 @@ def test_blogger_feed(blogger) -> None:  # type: ignore[no-untyped-def]
     assert "<pre><code>prefill: O(n^2) attention over the prompt\ndecode:" in code
 
 
-def test_wordpress_feed(wordpress) -> None:  # type: ignore[no-untyped-def]
+def test_wordpress_feed(wordpress) -> None:
     titles = [e.title for e in wordpress.entries]
     assert len(titles) == 6
     by_title = {e.title: e for e in wordpress.entries}
@@ -58,7 +58,7 @@ def test_wordpress_feed(wordpress) -> None:  # type: ignore[no-untyped-def]
     assert empty.fingerprint == ""  # one image says too little to identify a post by content
 
 
-def test_case_twins_are_distinct(wordpress) -> None:  # type: ignore[no-untyped-def]
+def test_case_twins_are_distinct(wordpress) -> None:
     twins = [e for e in wordpress.entries if e.title.lower().startswith("an entropic comparison")]
     assert len(twins) == 2
     assert twins[0].fingerprint and twins[1].fingerprint

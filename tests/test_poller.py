@@ -24,7 +24,7 @@ def with_new_post(feed: bytes, entry: str = NEW_POST) -> bytes:
     return feed.replace(b"<entry>", entry.encode() + b"<entry>", 1)
 
 
-def sources(server):  # type: ignore[no-untyped-def]
+def sources(server):
     return [
         {"name": "blogger", "url": server.put("/feeds/posts/default",
                                               fixture_bytes("blogger-atom.xml"))},
@@ -33,7 +33,7 @@ def sources(server):  # type: ignore[no-untyped-def]
     ]
 
 
-def test_first_poll_is_a_baseline(make_runtime, feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_first_poll_is_a_baseline(make_runtime, feed_server) -> None:
     rt, q = make_runtime(sources=sources(feed_server),
                          targets=[{"name": "hook", "kind": "webhook",
                                    "url": "http://127.0.0.1:9/x", "secret": "whsec_YWJj"}])
@@ -44,13 +44,13 @@ def test_first_poll_is_a_baseline(make_runtime, feed_server) -> None:  # type: i
     result = rt.poll("blogger")
     assert result.status == "new" and len(result.new) == 1
     assert q.deliveries == [(result.new[0], "hook")]
-    assert rt.store.get(result.new[0]).title == "A New Post"  # type: ignore[union-attr]
+    assert rt.store.get(result.new[0]).title == "A New Post"
     # Polling again finds nothing new: nothing is delivered twice.
     assert rt.poll("blogger").status == "not-modified"
     assert len(q.deliveries) == 1
 
 
-def test_backfill_delivers_what_is_there(make_runtime, feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_backfill_delivers_what_is_there(make_runtime, feed_server) -> None:
     src = sources(feed_server)[1] | {"backfill": True}
     rt, q = make_runtime(sources=[src], targets=[{"name": "hook", "kind": "webhook",
                                                   "url": "http://127.0.0.1:9/x",
@@ -59,7 +59,7 @@ def test_backfill_delivers_what_is_there(make_runtime, feed_server) -> None:  # 
     assert len(result.new) == 6 and len(q.deliveries) == 6
 
 
-def test_conditional_get_and_no_parse_of_same_bytes(make_runtime, feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_conditional_get_and_no_parse_of_same_bytes(make_runtime, feed_server) -> None:
     rt, _ = make_runtime(sources=sources(feed_server))
     rt.poll("blogger")
     assert rt.poller.parses == 1
@@ -70,7 +70,7 @@ def test_conditional_get_and_no_parse_of_same_bytes(make_runtime, feed_server) -
     assert rt.poller.parses == 1  # same bytes: feedparser was not called
 
 
-def test_500_then_garbage_then_feed(make_runtime, feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_500_then_garbage_then_feed(make_runtime, feed_server) -> None:
     rt, q = make_runtime(sources=sources(feed_server),
                          targets=[{"name": "hook", "kind": "webhook",
                                    "url": "http://127.0.0.1:9/x", "secret": "whsec_YWJj"}])
@@ -90,7 +90,7 @@ def test_500_then_garbage_then_feed(make_runtime, feed_server) -> None:  # type:
     assert state["last_error"] == "" and state["failures"] == "0"
 
 
-def test_size_cap(feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_size_cap(feed_server) -> None:
     import pytest
 
     from syndicate.errors import FetchError
@@ -100,13 +100,13 @@ def test_size_cap(feed_server) -> None:  # type: ignore[no-untyped-def]
         fetch(url, max_bytes=1024)
 
 
-def test_poll_lock_allows_one_at_a_time(make_runtime, feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_poll_lock_allows_one_at_a_time(make_runtime, feed_server) -> None:
     rt, _ = make_runtime(sources=sources(feed_server))
     rt.redis.set(rt.keys.poll_lock("blogger"), "someone-else", px=5000)
     assert rt.poll("blogger").status == "busy"
 
 
-def test_scheduler_claims_each_interval_once(make_runtime, feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_scheduler_claims_each_interval_once(make_runtime, feed_server) -> None:
     rt, q = make_runtime(sources=sources(feed_server))
     rt.tick()
     rt.tick()  # a second scheduler, or a second tick within the interval

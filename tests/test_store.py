@@ -21,17 +21,17 @@ def entry(**kw: object) -> Entry:
         content_html=f"<p>{LONG}</p>", published=1_700_000_000.0,
         post_id="wordpress:blog.example:7")
     base.update(kw)
-    e = Entry(**base)  # type: ignore[arg-type]
+    e = Entry(**base)
     from syndicate import identity
     e.fingerprint = identity.fingerprint(e.title, e.content_html)
     return e
 
 
-def store(r, prefix) -> EntryStore:  # type: ignore[no-untyped-def]
+def store(r, prefix) -> EntryStore:
     return EntryStore(r, Keys(prefix))
 
 
-def test_all_fixture_posts_are_nine_entries(r, prefix) -> None:  # type: ignore[no-untyped-def]
+def test_all_fixture_posts_are_nine_entries(r, prefix) -> None:
     s = store(r, prefix)
     for name, src in (("blogger-atom.xml", "blogger"), ("wordpress-rss.xml", "wordpress")):
         for e in parse_feed(fixture_bytes(name), "http://127.0.0.1/f", src).entries:
@@ -45,17 +45,17 @@ def test_all_fixture_posts_are_nine_entries(r, prefix) -> None:  # type: ignore[
     assert s.feed_state().version == 9
 
 
-def test_edit_is_the_same_entry(r, prefix) -> None:  # type: ignore[no-untyped-def]
+def test_edit_is_the_same_entry(r, prefix) -> None:
     s = store(r, prefix)
     eid, status = s.upsert(entry())
     assert status == "new"
     edited = entry(content_html=f"<p>{LONG} And one more sentence.</p>", title="A post (edited)")
     assert s.upsert(edited) == (eid, "changed")
-    assert s.get(eid).title == "A post (edited)"  # type: ignore[union-attr]
+    assert s.get(eid).title == "A post (edited)"
     assert s.count() == 1
 
 
-def test_changed_guid_is_the_same_entry(r, prefix) -> None:  # type: ignore[no-untyped-def]
+def test_changed_guid_is_the_same_entry(r, prefix) -> None:
     s = store(r, prefix)
     eid, _ = s.upsert(entry())
     moved = entry(guid="urn:uuid:0d5b1c1e-new-guid", post_id="")
@@ -67,7 +67,7 @@ def test_changed_guid_is_the_same_entry(r, prefix) -> None:  # type: ignore[no-u
     assert s.count() == 1
 
 
-def test_same_post_on_both_blogs_is_one_entry(r, prefix) -> None:  # type: ignore[no-untyped-def]
+def test_same_post_on_both_blogs_is_one_entry(r, prefix) -> None:
     s = store(r, prefix)
     eid, _ = s.upsert(entry(source="blogger", guid="tag:blogger.com,1999:blog-1.post-2",
                             post_id="blogger:1:2",
@@ -76,10 +76,10 @@ def test_same_post_on_both_blogs_is_one_entry(r, prefix) -> None:  # type: ignor
     wp = entry(content_html="<div><p>" + LONG.replace("’", "'").upper() + "</p></div>")
     assert s.upsert(wp) == (eid, "alias")
     assert s.count() == 1
-    assert s.get(eid).source == "blogger"  # type: ignore[union-attr]
+    assert s.get(eid).source == "blogger"
 
 
-def test_concurrent_sightings_make_one_entry(r, prefix) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_sightings_make_one_entry(r, prefix) -> None:
     s = store(r, prefix)
     results: list[tuple[str, str]] = []
     barrier = threading.Barrier(8)
@@ -98,7 +98,7 @@ def test_concurrent_sightings_make_one_entry(r, prefix) -> None:  # type: ignore
     assert r.zcard(Keys(prefix).outbox) == 1
 
 
-def test_baseline_does_not_enter_outbox(r, prefix) -> None:  # type: ignore[no-untyped-def]
+def test_baseline_does_not_enter_outbox(r, prefix) -> None:
     s = store(r, prefix)
     s.upsert(entry(), deliver=False)
     assert s.outbox() == []
@@ -107,10 +107,10 @@ def test_baseline_does_not_enter_outbox(r, prefix) -> None:  # type: ignore[no-u
     assert s.outbox() == [eid]
 
 
-def test_find_by_id_guid_or_url(r, prefix) -> None:  # type: ignore[no-untyped-def]
+def test_find_by_id_guid_or_url(r, prefix) -> None:
     s = store(r, prefix)
     eid, _ = s.upsert(entry())
-    assert s.find(eid).id == eid  # type: ignore[union-attr]
-    assert s.find("https://blog.example/?p=7").id == eid  # type: ignore[union-attr]
-    assert s.find("https://blog.example/2025/01/01/a-post/").id == eid  # type: ignore[union-attr]
+    assert s.find(eid).id == eid
+    assert s.find("https://blog.example/?p=7").id == eid
+    assert s.find("https://blog.example/2025/01/01/a-post/").id == eid
     assert s.find("https://blog.example/nope") is None

@@ -28,7 +28,7 @@ def signed(body: dict[str, object], *, msg_id: str | None = None, ts: int | None
 
 
 @pytest.fixture
-def app(make_runtime, feed_server):  # type: ignore[no-untyped-def]
+def app(make_runtime, feed_server):
     rt, q = make_runtime(sources=sources(feed_server))
     rt.poll("blogger")
     rt.poll("wordpress")
@@ -36,7 +36,7 @@ def app(make_runtime, feed_server):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("path", ["/feed.xml", "/feed.atom"])
-def test_feeds_carry_all_posts_and_parse_clean(app, path) -> None:  # type: ignore[no-untyped-def]
+def test_feeds_carry_all_posts_and_parse_clean(app, path) -> None:
     client = app[0].test_client()
     resp = client.get(path)
     assert resp.status_code == 200
@@ -52,14 +52,14 @@ def test_feeds_carry_all_posts_and_parse_clean(app, path) -> None:  # type: igno
     assert "☠️" in thanatos.content[0].value
 
 
-def test_json_feed(app) -> None:  # type: ignore[no-untyped-def]
+def test_json_feed(app) -> None:
     resp = app[0].test_client().get("/feed.json")
     doc = resp.get_json(force=True)
     assert doc["version"] == "https://jsonfeed.org/version/1.1"
     assert len(doc["items"]) == 9 and all(i["url"] for i in doc["items"])
 
 
-def test_etag_304_and_render_once(app) -> None:  # type: ignore[no-untyped-def]
+def test_etag_304_and_render_once(app) -> None:
     flask_app, rt, _ = app
     client = flask_app.test_client()
     first = client.get("/feed.atom")
@@ -77,7 +77,7 @@ def test_etag_304_and_render_once(app) -> None:  # type: ignore[no-untyped-def]
     assert again.status_code == 200 and again.headers["ETag"] != etag
 
 
-def test_publish_webhook(app) -> None:  # type: ignore[no-untyped-def]
+def test_publish_webhook(app) -> None:
     flask_app, _, q = app
     client = flask_app.test_client()
     body, hdrs = signed({"source": "blogger"}, msg_id="msg_1")
@@ -90,7 +90,7 @@ def test_publish_webhook(app) -> None:  # type: ignore[no-untyped-def]
     assert q.polls == ["blogger"]
 
 
-def test_publish_webhook_by_url(app) -> None:  # type: ignore[no-untyped-def]
+def test_publish_webhook_by_url(app) -> None:
     flask_app, _, q = app
     client = flask_app.test_client()
     for url, source in [
@@ -103,7 +103,7 @@ def test_publish_webhook_by_url(app) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("case", ["forged", "stale", "future", "missing", "tampered"])
-def test_publish_webhook_refused(app, case) -> None:  # type: ignore[no-untyped-def]
+def test_publish_webhook_refused(app, case) -> None:
     flask_app, _, q = app
     if case == "forged":
         body, hdrs = signed({"source": "blogger"}, secret=b"not-the-secret")
@@ -122,7 +122,7 @@ def test_publish_webhook_refused(app, case) -> None:  # type: ignore[no-untyped-
     assert q.polls == []
 
 
-def test_publish_webhook_unknown_source(app) -> None:  # type: ignore[no-untyped-def]
+def test_publish_webhook_unknown_source(app) -> None:
     flask_app, _, q = app
     body, hdrs = signed({"source": "tumblr"})
     resp = flask_app.test_client().post("/hooks/publish", data=body, headers=hdrs)
@@ -133,7 +133,7 @@ def test_publish_webhook_unknown_source(app) -> None:  # type: ignore[no-untyped
     assert q.polls == []
 
 
-def test_websub_verify_and_push(app) -> None:  # type: ignore[no-untyped-def]
+def test_websub_verify_and_push(app) -> None:
     flask_app, rt, q = app
     client = flask_app.test_client()
     topic = rt.config.source("blogger").url
@@ -153,7 +153,7 @@ def test_websub_verify_and_push(app) -> None:  # type: ignore[no-untyped-def]
     assert good.status_code == 202 and q.polls == ["blogger"]
 
 
-def test_deliveries_and_health(app) -> None:  # type: ignore[no-untyped-def]
+def test_deliveries_and_health(app) -> None:
     flask_app, rt, _ = app
     client = flask_app.test_client()
     assert client.get("/api/deliveries").get_json() == []

@@ -134,7 +134,7 @@ class Target(ABC):
             if opt.choices and value not in opt.choices:
                 raise ConfigError(f"{where}.{key}",
                                   f"expected one of {list(opt.choices)}, got {value!r}")
-            if opt.url and not re.match(r"^https?://[^/\s]+", value):
+            if opt.url and not re.match(r"^https?://[^/\s]+", str(value)):
                 raise ConfigError(f"{where}.{key}", f"expected an http(s) URL, got {value!r}")
             out[key] = value
         for key in ("tags", "footer", "on_edit"):

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import email.policy
 import smtplib
-import socket
 import ssl
-from email.message import EmailMessage
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from pathlib import Path
 from typing import ClassVar
@@ -148,7 +147,7 @@ class SmtpTarget(Target):
                                      f"({exc.__class__.__name__}); it may have been delivered"
                                      ) from None
             _check(code, resp, f"{where}: DATA")
-        except (socket.timeout, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+        except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
             raise TransientError(f"{where}: connection lost before sending: {exc}") from None
         finally:
             try:

@@ -25,7 +25,7 @@ class Inbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(msg)  # type: ignore[arg-type]
+        self.messages.append(msg)
         self.envelopes.append(envelope)
         if self.drop_after_data > 0:
             self.drop_after_data -= 1
