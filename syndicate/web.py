@@ -71,7 +71,7 @@ def create_app(rt: Runtime) -> Flask:
             return _error(503, "webhook is not configured: set [webhook] secret")
         body = request.get_data(cache=False)
         try:
-            msg_id = signing.verify(secret, dict(request.headers), body,
+            msg_id = signing.verify(secret, {k.lower(): v for k, v in request.headers.items()}, body,
                                     tolerance=rt.config.webhook.tolerance)
         except signing.SignatureError as exc:
             log.warning("publish webhook refused: %s", exc)

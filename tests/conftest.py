@@ -41,7 +41,9 @@ def _local_redis() -> str | None:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    url = os.environ.get("REDIS_URL") or _local_redis()
+    # SYNDICATE_TEST_EMBEDDED_REDIS=1 forces the embedded server (what a bare laptop gets).
+    forced = os.environ.get("SYNDICATE_TEST_EMBEDDED_REDIS") == "1"
+    url = None if forced else (os.environ.get("REDIS_URL") or _local_redis())
     if url:
         yield url
         return
