@@ -29,6 +29,7 @@ DELIVERIES = "deliveries"  # zset: every ledger record, scored by creation time
 DUE = "due"  # zset: ledger records that need action, scored by when (reconciler reads it)
 
 # Web
+WEBSUB_CHECK = "websub:check"  # string with TTL: subscriptions were checked this hour
 WEBHOOK_SEEN = "webhook:seen"  # string with TTL: a webhook-id already handled
 WORKER_HEARTBEAT = "heartbeat:worker"  # string with TTL, set by each worker
 
@@ -86,6 +87,10 @@ class Keys:
     @property
     def due(self) -> str:
         return self._k(DUE)
+
+    @property
+    def websub_check(self) -> str:
+        return self._k(WEBSUB_CHECK)
 
     def webhook_seen(self, webhook_id: str) -> str:
         return self._k(WEBHOOK_SEEN, webhook_id)

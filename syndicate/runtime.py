@@ -16,6 +16,7 @@ from typing import Any
 from redis import Redis
 
 from . import config as config_mod
+from . import websub
 from .config import Config
 from .dispatcher import Dispatcher, Queue
 from .keys import Keys
@@ -65,7 +66,20 @@ class Runtime:
         result = self.poller.poll(source)
         for entry_id in result.new:
             self.dispatcher.fan_out(entry_id)
+        if result.parsed:  # the feed changed: it may name a (new) hub
+            self.check_websub(source)
         return result
+
+    def check_websub(self, source: str) -> bool:
+        """Subscribe to the source's WebSub hub if it has one and we are not subscribed."""
+        src = self.config.source(source)
+        if src is None:
+            return False
+        state = self.poller.state(source)
+        if not websub.needs_subscription(self.config.site, src, state, time.time()):
+            return False
+        return websub.subscribe(self.redis, self.keys, self.config.site, src, state,
+                                self.poller.session)
 
     def tick(self) -> dict[str, int]:
         """The scheduler's heartbeat: enqueue the polls that are due, wake due deliveries."""
@@ -75,6 +89,9 @@ class Runtime:
                 self.queue.poll(src.name)
                 polls += 1
         woken = self.dispatcher.reconcile()
+        if self.redis.set(self.keys.websub_check, "1", nx=True, ex=3600):  # leases: hourly
+            for src in self.config.enabled_sources:
+                self.check_websub(src.name)
         return {"polls": polls, "deliveries": woken}
 
     def deliveries(self, limit: int = 1000) -> list[dict[str, Any]]:

@@ -110,7 +110,7 @@ def create_app(rt: Runtime) -> Flask:
         if src is None or not challenge or mode not in ("subscribe", "unsubscribe"):
             return _error(404, "no such subscription")
         state = rt.poller.state(name)
-        wanted = {src.url, state.get("self_url", "")} - {""}
+        wanted = {src.url, state.get("self_url", ""), state.get("websub_topic", "")} - {""}
         if topic not in wanted:
             return _error(404, f"not subscribed to {topic!r}")
         if mode == "subscribe" and request.args.get("hub.lease_seconds", "").isdigit():

@@ -167,3 +167,52 @@ def test_deliveries_and_health(app) -> None:
     assert health.get_json()["workers"] == 0
     rt.heartbeat("w1")
     assert client.get("/healthz").get_json()["workers"] == 1
+
+
+def test_websub_subscribes_to_a_loopback_hub(make_runtime, feed_server) -> None:
+    from .fakes.http import LoopbackServer, Reply, Request
+
+    class Hub(LoopbackServer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.requests: list[dict[str, list[str]]] = []
+
+        def handle(self, request: Request) -> Reply:
+            from urllib.parse import parse_qs
+            self.requests.append(parse_qs(request.body.decode()))
+            return Reply(202, b"")
+
+    hub = Hub().start()
+    try:
+        feed = fixture_bytes("blogger-atom.xml").replace(
+            b"http://pubsubhubbub.appspot.com/", hub.url.encode() + b"/")
+        url = feed_server.put("/feeds/posts/default", feed)
+        rt, q = make_runtime(sources=[{"name": "blogger", "url": url}])
+        rt.poll("blogger")
+        (form,) = hub.requests
+        assert form["hub.mode"] == ["subscribe"]
+        assert form["hub.callback"] == ["http://127.0.0.1:8080/websub/blogger"]
+        topic = form["hub.topic"][0]
+        secret = form["hub.secret"][0]
+        # The hub verifies the subscription, then pushes a signed update.
+        client = create_app(rt).test_client()
+        resp = client.get("/websub/blogger", query_string={
+            "hub.mode": "subscribe", "hub.topic": topic, "hub.challenge": "c1",
+            "hub.lease_seconds": "864000"})
+        assert resp.data == b"c1"
+        client.post("/websub/blogger", data=feed, headers={
+            "X-Hub-Signature": signing.hub_signature(secret.encode(), feed)})
+        assert q.polls == ["blogger"]
+        rt.poll("blogger")  # subscribed and leased: no second request
+        rt.tick()
+        assert len(hub.requests) == 1
+    finally:
+        hub.stop()
+
+
+def test_websub_never_asks_a_remote_hub_to_call_loopback(make_runtime, feed_server) -> None:
+    # The fixture names a public hub; with a loopback site URL nothing may be sent to it.
+    rt, _ = make_runtime(sources=sources(feed_server))
+    rt.poll("blogger")
+    assert rt.check_websub("blogger") is False
+    assert not rt.poller.state("blogger").get("websub_hub")

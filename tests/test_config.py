@@ -1,0 +1,91 @@
+"""Config: env substitution, and errors that name the key and what was expected."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from syndicate import config as config_mod
+from syndicate.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "syndicate.toml"
+
+
+def parse(data: dict[str, object], env: dict[str, str] | None = None) -> config_mod.Config:
+    return config_mod.parse(data, env=env or {})
+
+
+def test_example_config_loads() -> None:
+    cfg = config_mod.load(EXAMPLE)
+    assert [s.name for s in cfg.sources] == ["blogger", "wordpress"]
+    assert cfg.target("newsletter").options["port"] == 8025  # type: ignore[union-attr]
+    assert cfg.webhook.secret  # falls back to the demo secret
+
+
+def test_env_substitution() -> None:
+    cfg = parse({"webhook": {"secret": "${S}"},
+                 "targets": [{"name": "d", "kind": "devto", "api_key": "${KEY}",
+                              "base_url": "http://127.0.0.1:${PORT:-9999}"}]},
+                env={"S": "whsec_YWJj", "KEY": "k1"})
+    assert cfg.webhook.secret == b"abc"
+    assert cfg.targets[0].options["api_key"] == "k1"
+    assert cfg.targets[0].options["base_url"] == "http://127.0.0.1:9999"
+
+
+def test_missing_env_in_an_enabled_target_names_key_and_variable() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse({"targets": [{"name": "devto", "kind": "devto", "api_key": "${DEVTO_API_KEY}"}]})
+    assert str(exc.value) == ("config: targets[devto].api_key: environment variable "
+                              "DEVTO_API_KEY is not set")
+    # A disabled target may leave it unset.
+    cfg = parse({"targets": [{"name": "devto", "kind": "devto", "enabled": False,
+                              "api_key": "${DEVTO_API_KEY}"}]})
+    assert cfg.enabled_targets == []
+
+
+@pytest.mark.parametrize(("data", "key", "words"), [
+    ({"sources": [{"name": "b", "url": "ftp://x"}]}, "sources[b].url", "http(s) URL"),
+    ({"sources": [{"name": "b", "url": "http://x", "poll_interval": "soon"}]},
+     "sources[b].poll_interval", "duration"),
+    ({"sources": [{"name": "b", "url": "http://x"}, {"name": "b", "url": "http://y"}]},
+     "sources[1].name", "used twice"),
+    ({"targets": [{"name": "t", "kind": "myspace"}]}, "targets[t].kind", "unknown kind"),
+    ({"targets": [{"name": "t", "kind": "smtp", "host": "h", "from": "a@b.example",
+                   "to": ["c@d.example"], "port": "twenty"}]}, "targets[t].port", "expected int"),
+    ({"targets": [{"name": "t", "kind": "smtp", "host": "h", "from": "a@b.example",
+                   "to": ["c@d.example"], "security": "ssl"}]}, "targets[t].security",
+     "one of"),
+    ({"targets": [{"name": "t", "kind": "smtp", "host": "h", "from": "a@b.example"}]},
+     "targets[t].to", "'to'"),
+    ({"targets": [{"name": "t", "kind": "devto", "api_key": "k", "colour": "red"}]},
+     "targets[t].colour", "unknown option"),
+    ({"site": {"feed_size": 0}}, "site.feed_size", "at least 1"),
+    ({"webhook": {"secret": "whsec_!!"}}, "webhook.secret", "base64"),
+    ({"sauces": []}, "sauces", "unknown key"),
+])
+def test_errors_name_the_key(data: dict[str, object], key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse(data)
+    assert exc.value.key == key and words in str(exc.value)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("5m", 300), ("1h30m", 5400), ("250ms", 0.25),
+                                               (45, 45), ("2d", 172800)])
+def test_durations(text: object, seconds: float) -> None:
+    assert config_mod.parse_duration(text, "k") == seconds
+
+
+def test_cli_stops_on_a_wrong_config(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[targets]]\nname = "devto"\nkind = "devto"\napi_key = "${NOPE_KEY}"\n')
+    proc = subprocess.run([sys.executable, "-m", "syndicate", "status", "--config", str(bad)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "targets[devto].api_key: environment variable NOPE_KEY is not set" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "syndicate", "up", "--config",
+                           str(tmp_path / "missing.toml")], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode != 0 and "config file not found" in proc.stderr
