@@ -67,6 +67,14 @@ class SourceConfig:
     max_bytes: int = 10 * 1024 * 1024
     flood_limit: int = 5
     websub: bool = True
+    allow_private: bool = False  # fetch from loopback/private addresses (local use, tests)
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    # Off by default: URLs from feed content (post pages, images, redirects) must not reach
+    # the machine's own or its network's services.
+    allow_private: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,7 @@ class Config:
     targets: tuple[TargetConfig, ...] = ()
     redis: RedisConfig = field(default_factory=RedisConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
     path: Path | None = None
 
     def source(self, name: str) -> SourceConfig | None:
@@ -280,7 +289,14 @@ def _name(s: _Section, seen: set[str]) -> str:
     return name
 
 
-def _sources(data: Any) -> tuple[SourceConfig, ...]:
+def _fetch(data: Any) -> FetchConfig:
+    s = _Section(data or {}, "fetch")
+    cfg = FetchConfig(allow_private=s.flag("allow_private", False))
+    s.unknown({"allow_private"})
+    return cfg
+
+
+def _sources(data: Any, fetch: FetchConfig) -> tuple[SourceConfig, ...]:
     if data is None:
         return ()
     if not isinstance(data, list):
@@ -304,10 +320,11 @@ def _sources(data: Any) -> tuple[SourceConfig, ...]:
                 max_bytes=s.integer("max_bytes", 10 * 1024 * 1024, minimum=1024),
                 flood_limit=s.integer("flood_limit", 5, minimum=1),
                 websub=s.flag("websub", True),
+                allow_private=s.flag("allow_private", fetch.allow_private),
             )
         )
         s.unknown({"name", "url", "poll_interval", "backfill", "enabled", "timeout",
-                   "max_bytes", "flood_limit", "websub"})
+                   "max_bytes", "flood_limit", "websub", "allow_private"})
     return tuple(out)
 
 
@@ -376,11 +393,13 @@ def parse(data: dict[str, Any], env: dict[str, str] | os._Environ[str] | None = 
     env = os.environ if env is None else env
     data = expand_env(data, env)
     top = _Section(data, "")
-    top.unknown({"site", "webhook", "sources", "targets", "redis", "worker"})
+    top.unknown({"site", "webhook", "sources", "targets", "redis", "worker", "fetch"})
+    fetch = _fetch(data.get("fetch"))
     return Config(
         site=_site(data.get("site")),
         webhook=_webhook(data.get("webhook")),
-        sources=_sources(data.get("sources")),
+        sources=_sources(data.get("sources"), fetch),
+        fetch=fetch,
         targets=_targets(data.get("targets")),
         redis=_redis(data.get("redis"), env),
         worker=_worker(data.get("worker")),

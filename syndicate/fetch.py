@@ -7,8 +7,11 @@ redirect handling and conditional GET are ours to control, then give feedparser 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import socket
 import time
 from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -17,6 +20,55 @@ from .errors import FetchError
 
 USER_AGENT = f"syndicate/{__version__} (+https://github.com/syndicate-posse/syndicate)"
 CHUNK = 64 * 1024
+MAX_REDIRECTS = 5
+
+
+class UnsafeURL(FetchError):
+    """The URL names an address syndicate will not fetch from (SSRF guard)."""
+
+
+def _parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:  # 0x7f000001, 2130706433, 127.1: spellings inet_aton accepts and browsers follow
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def _private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def check_url(url: str, *, allow_private: bool = False) -> None:
+    """Refuse non-http(s) schemes and, unless allowed, any host that is or resolves to a
+    loopback, private, link-local or otherwise non-public address."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeURL(url, f"refusing scheme {parts.scheme or '(none)'!r}: only http and https")
+    host = parts.hostname or ""
+    if not host:
+        raise UnsafeURL(url, "no host in URL")
+    if allow_private:
+        return
+    hint = " (set allow_private = true to allow it)"
+    ip = _parse_ip(host)
+    if ip is not None:
+        if _private(ip):
+            raise UnsafeURL(url, f"refusing {host}: {ip} is not a public address{hint}")
+        return
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise FetchError(url, f"cannot resolve {host}: {exc}") from None
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if _private(addr):
+            raise UnsafeURL(url, f"refusing {host}: it resolves to {addr}, not a public address{hint}")
 
 
 @dataclass(frozen=True)
@@ -47,10 +99,12 @@ def fetch(
     max_bytes: int = 10 * 1024 * 1024,
     session: requests.Session | None = None,
     accept: str = "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.5",
+    allow_private: bool = False,
 ) -> Fetched:
     """GET `url` with conditional headers; raise `FetchError` on anything but 200 or 304.
 
-    The size cap applies to the decoded body, so a small gzip bomb cannot blow up memory.
+    Redirects are followed by hand so that every hop passes `check_url`. The size cap applies
+    to the decoded body, so a small gzip bomb cannot blow up memory.
     """
     headers = {"User-Agent": USER_AGENT, "Accept": accept, "Accept-Encoding": "gzip, deflate"}
     if etag:
@@ -59,12 +113,23 @@ def fetch(
         headers["If-Modified-Since"] = last_modified
     http = session or requests
     started = time.monotonic()
-    try:
-        resp = http.get(url, headers=headers, timeout=(min(timeout, 10.0), timeout), stream=True)
-    except requests.Timeout:
-        raise FetchError(url, f"timed out after {timeout:g}s") from None
-    except requests.RequestException as exc:
-        raise FetchError(url, f"cannot connect: {exc.__class__.__name__}: {exc}") from None
+    target = url
+    for _hop in range(MAX_REDIRECTS + 1):
+        check_url(target, allow_private=allow_private)
+        try:
+            resp = http.get(target, headers=headers, timeout=(min(timeout, 10.0), timeout),
+                            stream=True, allow_redirects=False)
+        except requests.Timeout:
+            raise FetchError(url, f"timed out after {timeout:g}s") from None
+        except requests.RequestException as exc:
+            raise FetchError(url, f"cannot connect: {exc.__class__.__name__}: {exc}") from None
+        if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
+            target = urljoin(target, resp.headers["Location"])
+            resp.close()
+            continue
+        break
+    else:
+        raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
     with resp:
         if resp.status_code == 304:
             return Fetched(resp.url, 304, b"", etag, last_modified, time.monotonic() - started)

@@ -86,7 +86,8 @@ class Poller:
         try:
             fetched = fetch(src.url, etag=state.get("etag") or None,
                             last_modified=state.get("last_modified") or None,
-                            timeout=src.timeout, max_bytes=src.max_bytes, session=self.session)
+                            timeout=src.timeout, max_bytes=src.max_bytes, session=self.session,
+                            allow_private=src.allow_private)
         except FetchError as exc:
             return self._failed(src, key, base, str(exc), exc.status)
         if fetched.not_modified:

@@ -34,7 +34,7 @@ def write_config(path: Path, *, sources: list[dict[str, Any]], targets: list[dic
             lines.append(f"[[{table}]]")
             lines += [f"{k} = {value(v)}" for k, v in item.items()]
             lines.append("")
-    lines.append("[worker]")
+    lines += ["[fetch]", "allow_private = true", "", "[worker]"]
     for k, v in (worker or {"tick": "1s", "retry_base": "1s", "retry_cap": "5s"}).items():
         lines.append(f"{k} = {value(v)}")
     path.write_text("\n".join(lines) + "\n")

@@ -97,7 +97,7 @@ def test_size_cap(feed_server) -> None:
 
     url = feed_server.put("/big", b"<rss>" + b"x" * 5000 + b"</rss>")
     with pytest.raises(FetchError, match="cap"):
-        fetch(url, max_bytes=1024)
+        fetch(url, max_bytes=1024, allow_private=True)
 
 
 def test_poll_lock_allows_one_at_a_time(make_runtime, feed_server) -> None:
@@ -111,3 +111,44 @@ def test_scheduler_claims_each_interval_once(make_runtime, feed_server) -> None:
     rt.tick()
     rt.tick()  # a second scheduler, or a second tick within the interval
     assert sorted(q.polls) == ["blogger", "wordpress"]
+
+
+def test_private_addresses_are_refused_unless_allowed(feed_server) -> None:
+    import pytest
+
+    from syndicate.errors import FetchError
+    from syndicate.fetch import UnsafeURL, check_url
+
+    url = feed_server.put("/feed", fixture_bytes("blogger-atom.xml"))
+    for bad in (url, "http://localhost/x", "http://0x7f000001/x", "http://2130706433/x",
+                "http://127.1/x", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/",
+                "http://[::1]/x", "http://[::ffff:127.0.0.1]/x", "http://192.168.1.10/feed"):
+        with pytest.raises(UnsafeURL, match="allow_private"):
+            check_url(bad)
+    for scheme in ("file:///etc/passwd", "gopher://x/", "ftp://example.org/"):
+        with pytest.raises(UnsafeURL, match="scheme"):
+            check_url(scheme, allow_private=True)
+    with pytest.raises(FetchError, match="not a public address"):
+        fetch(url)
+    assert fetch(url, allow_private=True).status == 200
+
+
+def test_redirect_to_a_private_address_is_refused(feed_server, monkeypatch) -> None:
+    import pytest
+
+    from syndicate import fetch as fetch_mod
+    from syndicate.fetch import UnsafeURL
+
+    checked: list[str] = []
+    real = fetch_mod.check_url
+
+    def check(url: str, *, allow_private: bool = False) -> None:
+        checked.append(url)
+        # The loopback origin stands in for a public blog; every other hop gets the real check.
+        real(url, allow_private=url.startswith(feed_server.url))
+
+    monkeypatch.setattr(fetch_mod, "check_url", check)
+    feed_server.faults.append(Reply(302, b"", {"Location": "http://169.254.169.254/latest/"}))
+    with pytest.raises(UnsafeURL, match="169.254.169.254"):
+        fetch(feed_server.url + "/feed")
+    assert checked == [feed_server.url + "/feed", "http://169.254.169.254/latest/"]
