@@ -18,15 +18,26 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .config import Config, TargetConfig
-from .errors import AmbiguousError, DeliveryError, PermanentError, SyndicateError, TransientError
+from .errors import (
+    AmbiguousError,
+    DeliveryError,
+    PermanentError,
+    RateLimited,
+    SyndicateError,
+    TargetBroken,
+    TransientError,
+)
+from .fulltext import FullText
 from .ledger import Ledger
+from .limiter import Limiter
 from .store import EntryStore
-from .targets import Attempt, Target, build
+from .targets import Attempt, DeliveryResult, Target, build
 
 log = logging.getLogger("syndicate.dispatch")
 
 FANOUT_GRACE = 30.0  # seconds a directly enqueued record waits before the reconciler re-sends it
 REQUEUE_PUSH = 60.0  # a record the reconciler enqueued is not enqueued again for this long
+BROKEN_RECHECK = 900.0  # a broken target is tried again (one delivery) after this long
 
 
 class Queue(Protocol):
@@ -63,6 +74,8 @@ class Dispatcher:
         self.store = store
         self.ledger = ledger
         self.queue = queue
+        self.limiter = Limiter(store.r, store.keys)
+        self.fulltext = FullText(store.r, store.keys, allow_private=config.fetch.allow_private)
         # One adapter (and HTTP session) per thread: a threads-pool worker shares this object.
         self._local = threading.local()
 
@@ -74,6 +87,7 @@ class Dispatcher:
             if cfg is None:
                 raise KeyError(name)
             adapter = adapters[name] = build(cfg, self.config.site)
+            adapter.limiter = self.limiter
         return adapter
 
     def close(self) -> None:
@@ -101,12 +115,55 @@ class Dispatcher:
         self.store.outbox_done(entry_id)
         return opened
 
+    def edited(self, entry_id: str) -> int:
+        """The entry changed: queue an in-place update on every target set to `on_edit=update`."""
+        queued = 0
+        for cfg in self.config.enabled_targets:
+            if self.target(cfg.name).on_edit != "update":
+                continue
+            if self.ledger.edited(entry_id, cfg.name) == "queued":
+                self.queue.deliver(entry_id, cfg.name)
+                queued += 1
+        return queued
+
+    # -- target health ---------------------------------------------------------------------
+    def _credentials(self, adapter: Target) -> str:
+        import hashlib
+
+        return hashlib.sha256("\x00".join(adapter.secrets()).encode()).hexdigest()[:16]
+
+    def broken(self, adapter: Target) -> dict[str, str] | None:
+        """Why the target is marked broken, while it is and its credentials are unchanged."""
+        raw: dict[bytes, bytes] = self.store.r.hgetall(  # type: ignore[assignment]
+            self.store.keys.target(adapter.name))
+        state = {k.decode(): v.decode() for k, v in raw.items()}
+        if not state.get("broken"):
+            return None
+        if state.get("credentials") != self._credentials(adapter):
+            self.store.r.delete(self.store.keys.target(adapter.name))  # the config was fixed
+            return None
+        return state
+
+    def _mark_broken(self, adapter: Target, message: str) -> float:
+        recheck = time.time() + BROKEN_RECHECK
+        self.store.r.hset(self.store.keys.target(adapter.name), mapping={
+            "broken": message, "since": repr(time.time()), "recheck_at": repr(recheck),
+            "credentials": self._credentials(adapter)})
+        log.error("target %s is broken, its deliveries wait: %s", adapter.name, message)
+        return recheck
+
     # -- one attempt -----------------------------------------------------------------------
     def deliver(self, entry_id: str, target_name: str) -> Outcome:
         cfg = self.config.target(target_name)
         if cfg is None or not cfg.enabled:
             return Outcome("skipped", error=f"target {target_name!r} is not enabled")
         adapter = self.target(target_name)
+        broken = self.broken(adapter)
+        if broken and float(broken.get("recheck_at") or 0) > time.time():
+            until = float(broken["recheck_at"])
+            self.ledger.set_state(entry_id, target_name, "failed", allowed_from=("pending", "failed"),
+                                  next_at=until, last_error=f"target broken: {broken['broken']}")
+            return Outcome("waiting", retry_in=until - time.time(), error=broken["broken"])
         claim = self.ledger.claim(entry_id, target_name, lease=self.lease_for(cfg),
                                   safe_to_resend=adapter.safe_to_resend)
         if not claim.ok:
@@ -117,6 +174,10 @@ class Dispatcher:
             self.ledger.finish(entry_id, target_name, fence, "dead",
                                last_error="the entry is no longer in the store")
             return Outcome("dead", error="entry missing")
+        updating = claim.op == "update" and bool(claim.remote_id)
+        if updating and (not adapter.can_update or adapter.on_edit != "update"):
+            self.ledger.finish(entry_id, target_name, fence, "delivered", op="")
+            return Outcome("delivered")
 
         wired = False
 
@@ -130,10 +191,25 @@ class Dispatcher:
                           on_wire=on_wire)
         started = time.time()
         try:
-            result = adapter.deliver(entry, attempt)
+            entry = self.fulltext.complete(entry)
+            result: DeliveryResult
+            if updating:
+                result = adapter.update(entry, claim.remote_id, attempt)
+            else:
+                result = adapter.deliver(entry, attempt)
         except LeaseLost as exc:
             log.warning("%s", exc)
             return Outcome("busy", error=str(exc))
+        except RateLimited as exc:
+            wait = exc.retry_after or 1.0
+            self.ledger.finish(entry_id, target_name, fence, "pending", next_at=time.time() + wait,
+                               refund=True, last_error=exc.message)
+            return Outcome("pending", retry_in=wait, error=exc.message)
+        except TargetBroken as exc:
+            until = self._mark_broken(adapter, exc.message)
+            self.ledger.finish(entry_id, target_name, fence, "failed", next_at=until, refund=True,
+                               last_error=f"target broken: {exc.message}")
+            return Outcome("failed", retry_in=until - time.time(), error=exc.message)
         except PermanentError as exc:
             return self._finish(entry_id, target_name, fence, "dead", exc.message)
         except AmbiguousError as exc:
@@ -150,15 +226,18 @@ class Dispatcher:
             if wired and not adapter.safe_to_resend:
                 return self._finish(entry_id, target_name, fence, "unknown", message)
             return self._retry(cfg, entry_id, fence, claim.attempts, message, None)
+        if broken:
+            self.store.r.delete(self.store.keys.target(target_name))  # it works again
         if not self.ledger.finish(entry_id, target_name, fence, "delivered",
-                                  remote_id=result.remote_id, remote_url=result.remote_url,
+                                  remote_id=result.remote_id or claim.remote_id,
+                                  remote_url=result.remote_url, op="",
                                   last_error="", delivered_at=repr(time.time()),
                                   latency_ms=int((time.time() - started) * 1000),
                                   adopted=int(result.adopted)):
             log.warning("delivery %s -> %s succeeded after its claim was taken over",
                         entry_id, target_name)
-        log.info("delivered %s -> %s %s%s", entry_id, target_name, result.remote_url,
-                 " (adopted existing)" if result.adopted else "")
+        log.info("%s %s -> %s %s%s", "updated" if updating else "delivered", entry_id,
+                 target_name, result.remote_url, " (adopted existing)" if result.adopted else "")
         return Outcome("delivered")
 
     def _finish(self, entry_id: str, target: str, fence: int, state: str, error: str) -> Outcome:

@@ -87,6 +87,15 @@ class TransientError(DeliveryError):
         self.retry_after = retry_after
 
 
+class RateLimited(TransientError):
+    """Our own count of the platform's limit says wait: nothing was sent, no attempt is spent."""
+
+
+class TargetBroken(DeliveryError):
+    """The target refused our credentials (401/403): every delivery to it waits until it is
+    fixed, while the other targets go on."""
+
+
 class PermanentError(DeliveryError):
     """The target refused the entry for good (a 4xx other than 408/429): the delivery is `dead`."""
 

@@ -66,7 +66,7 @@ def check_url(url: str, *, allow_private: bool = False) -> None:
     except OSError as exc:
         raise FetchError(url, f"cannot resolve {host}: {exc}") from None
     for info in infos:
-        addr = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if _private(addr):
             raise UnsafeURL(url, f"refusing {host}: it resolves to {addr}, not a public address{hint}")
 

@@ -27,6 +27,9 @@ POLL_DUE = "due:poll"  # string with TTL: the source was scheduled this interval
 DELIVERY = "delivery"  # hash: the ledger record of one (entry, target)    delivery:<entry>:<target>
 DELIVERIES = "deliveries"  # zset: every ledger record, scored by creation time
 DUE = "due"  # zset: ledger records that need action, scored by when (reconciler reads it)
+RATE = "rate"  # zset: a sliding window of one target's requests              rate:<target>:<limit>
+TARGET = "target"  # hash: a target's health (broken, since, why)                target:<name>
+FULLTEXT = "fulltext"  # string: the full text recovered for an excerpt-only entry
 
 # Web
 WEBSUB_CHECK = "websub:check"  # string with TTL: subscriptions were checked this hour
@@ -87,6 +90,15 @@ class Keys:
     @property
     def due(self) -> str:
         return self._k(DUE)
+
+    def rate(self, target: str, limit: str) -> str:
+        return self._k(RATE, target, limit)
+
+    def target(self, name: str) -> str:
+        return self._k(TARGET, name)
+
+    def fulltext(self, entry_id: str) -> str:
+        return self._k(FULLTEXT, entry_id)
 
     @property
     def websub_check(self) -> str:

@@ -67,7 +67,8 @@ local lease = now + tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], 'state', 'sending', 'lease_until', lease, 'wire', 0,
            'updated_at', ARGV[1])
 redis.call('ZADD', KEYS[2], lease, ARGV[3])
-return {'claimed', fence, attempts}
+local more = redis.call('HMGET', KEYS[1], 'op', 'remote_id')
+return {'claimed', fence, attempts, more[1] or '', more[2] or ''}
 """
 
 # KEYS: record   ARGV: fence
@@ -78,19 +79,44 @@ redis.call('HSET', KEYS[1], 'wire', 1)
 return 1
 """
 
-# KEYS: record, due   ARGV: fence, state, now, next_at, member, field, value, field, value...
+# KEYS: record, due   ARGV: fence, state, now, next_at, member, refund, field, value, ...
+# `refund` = 1 gives the attempt back (a wait imposed by a rate limit or a broken target is not
+# the entry's failure). A record edited while it was being sent goes back for an update.
 _FINISH = """
-local f = redis.call('HMGET', KEYS[1], 'state', 'fence')
+local f = redis.call('HMGET', KEYS[1], 'state', 'fence', 'dirty')
 if f[1] ~= 'sending' or f[2] ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[3], 'next_at', ARGV[4],
-           'lease_until', 0)
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if ARGV[2] == 'failed' or ARGV[2] == 'pending' then
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+local state, next_at = ARGV[2], ARGV[4]
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[3], 'lease_until', 0)
+for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', -1) end
+if state == 'delivered' and f[3] == '1' then
+  state, next_at = 'pending', ARGV[3]
+  redis.call('HSET', KEYS[1], 'op', 'update', 'dirty', 0, 'attempts', 0)
+end
+redis.call('HSET', KEYS[1], 'state', state, 'next_at', next_at)
+if state == 'failed' or state == 'pending' then
+  redis.call('ZADD', KEYS[2], next_at, ARGV[5])
 else
   redis.call('ZREM', KEYS[2], ARGV[5])
 end
 return 1
+"""
+
+# KEYS: record, due   ARGV: now, member
+# The entry changed: a delivered record goes back for an in-place update; one being sent is
+# marked dirty (FINISH sends it back); one not yet sent will send the new text anyway.
+_EDITED = """
+local st = redis.call('HGET', KEYS[1], 'state')
+if st == 'delivered' then
+  redis.call('HSET', KEYS[1], 'state', 'pending', 'op', 'update', 'attempts', 0,
+             'next_at', ARGV[1], 'updated_at', ARGV[1])
+  redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+  return 'queued'
+elseif st == 'sending' then
+  redis.call('HSET', KEYS[1], 'dirty', 1)
+  return 'dirty'
+end
+return st or 'missing'
 """
 
 # KEYS: record, due   ARGV: from-states (comma list), state, now, member, next_at, field, value...
@@ -155,7 +181,7 @@ class Delivery:
             created_at=float(d.get("created_at") or 0),
             updated_at=float(d.get("updated_at") or 0),
             extra={k: v for k, v in d.items() if k not in known and k not in
-                   ("lease_until", "wire")},
+                   ("lease_until", "wire", "dirty")},
         )
 
 
@@ -167,6 +193,8 @@ class Claim:
     fence: int = 0
     attempts: int = 0
     when: float = 0.0
+    op: str = ""  # "update": the target has the post; send the edit in place
+    remote_id: str = ""
 
     @property
     def ok(self) -> bool:
@@ -196,6 +224,7 @@ class Ledger:
         self._on_wire = r.register_script(_ON_WIRE)
         self._finish = r.register_script(_FINISH)
         self._set_state = r.register_script(_SET_STATE)
+        self._edited = r.register_script(_EDITED)
         self._take_due = r.register_script(_TAKE_DUE)
 
     def _rk(self, entry_id: str, target: str) -> str:
@@ -225,7 +254,8 @@ class Ledger:
         )
         outcome = _s(res[0])
         if outcome == "claimed":
-            return Claim(outcome, fence=int(res[1]), attempts=int(res[2]))
+            return Claim(outcome, fence=int(res[1]), attempts=int(res[2]), op=_s(res[3]),
+                         remote_id=_s(res[4]))
         if outcome in ("early", "busy"):
             return Claim(outcome, when=float(_s(res[1])))
         return Claim(outcome)
@@ -234,13 +264,21 @@ class Ledger:
         return bool(self._on_wire(keys=[self._rk(entry_id, target)], args=[fence]))
 
     def finish(self, entry_id: str, target: str, fence: int, state: State, *,
-               next_at: float = 0.0, now: float | None = None, **fields: str | int) -> bool:
+               next_at: float = 0.0, now: float | None = None, refund: bool = False,
+               **fields: str | int) -> bool:
         """Record the outcome of the attempt holding `fence`. False if that claim was lost."""
         now = time.time() if now is None else now
-        args: list[Any] = [fence, state, now, next_at, member(entry_id, target)]
+        args: list[Any] = [fence, state, now, next_at, member(entry_id, target),
+                           "1" if refund else "0"]
         for k, v in fields.items():
             args += [k, v]
         return bool(self._finish(keys=[self._rk(entry_id, target), self.keys.due], args=args))
+
+    def edited(self, entry_id: str, target: str, *, now: float | None = None) -> str:
+        """The entry changed; returns 'queued' when an update must be sent."""
+        now = time.time() if now is None else now
+        return _s(self._edited(keys=[self._rk(entry_id, target), self.keys.due],
+                               args=[now, member(entry_id, target)]))
 
     def set_state(self, entry_id: str, target: str, state: State, *, allowed_from: tuple[str, ...],
                   next_at: float | None = None, now: float | None = None,

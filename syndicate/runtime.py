@@ -66,6 +66,8 @@ class Runtime:
         result = self.poller.poll(source)
         for entry_id in result.new:
             self.dispatcher.fan_out(entry_id)
+        for entry_id in result.changed:
+            self.dispatcher.edited(entry_id)
         if result.parsed:  # the feed changed: it may name a (new) hub
             self.check_websub(source)
         return result

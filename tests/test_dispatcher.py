@@ -84,12 +84,27 @@ def test_422_is_dead_with_the_platform_message(make_runtime, devto) -> None:
     assert "Canonical url has already been taken" in rt.ledger.get(eid, "devto").last_error
 
 
-def test_401_is_dead_and_says_so(make_runtime, devto) -> None:
-    rt, _ = make_runtime(targets=[devto_target(devto, api_key="wrong")])
-    eid = new_entry(rt)
-    assert rt.dispatcher.deliver(eid, "devto").state == "dead"
-    err = rt.ledger.get(eid, "devto").last_error
-    assert "401" in err and "unauthorized" in err and "wrong" not in err
+def test_401_marks_the_target_broken_and_its_deliveries_wait(make_runtime, devto, smtp) -> None:
+    rt, _ = make_runtime(targets=[devto_target(devto, api_key="wrong"), smtp_target(smtp)])
+    first, second = new_entry(rt, 1), new_entry(rt, 2)
+    out = rt.dispatcher.deliver(first, "devto")
+    assert out.state == "failed" and "unauthorized" in out.error
+    d = rt.ledger.get(first, "devto")
+    assert d.last_error.startswith("target broken: HTTP 401") and "wrong" not in d.last_error
+    assert d.attempts == 0 and d.next_at > time.time() + 600  # waits; no attempt spent
+    calls = devto.posts_seen
+    # The next delivery to the broken target waits without a request; the others go on.
+    assert rt.dispatcher.deliver(second, "devto").state == "waiting"
+    assert devto.posts_seen == calls
+    out = rt.dispatcher.deliver(second, "mail")
+    assert out.state == "delivered", out
+    # A fixed key (a new config) clears the mark, and the deliveries go through.
+    fixed, _ = make_runtime(targets=[devto_target(devto), smtp_target(smtp)])
+    for eid in (first, second):
+        fixed.redis.hset(fixed.keys.delivery(eid, "devto"), "next_at", 0)
+        out = fixed.dispatcher.deliver(eid, "devto")
+        assert out.state == "delivered", out
+    assert not fixed.redis.exists(fixed.keys.target("devto"))
 
 
 def test_429_honours_retry_after(make_runtime, devto) -> None:

@@ -43,10 +43,34 @@ def hook():
     s.stop()
 
 
+TELEOLOGY = "https://entropic-notes.wordpress.example/2025/06/16/teleology-and-information-dynamics-in-evolution/"
+ARTICLE = """<!DOCTYPE html><html><head><title>Teleology</title></head><body>
+<nav><a href="/">Home</a> <a href="/about/">About</a></nav>
+<article><h1>Teleology and Information Dynamics in Evolution:</h1>
+<h2>Exploring the Emergence of Complexity in Molecular Systems</h2>
+<p>The traditional narrative of evolution, steered by random mutation and natural selection,
+paints a picture of life as an accidental byproduct of chance. Yet the extraordinary order
+observed in molecular machines like ATP synthase challenges this view.</p>
+<p>Recent developments in non&#8208;equilibrium thermodynamics suggest that driven systems
+dissipate energy by organising themselves, and that information flows shape what persists.</p>
+<p><img src="/wp-content/uploads/2025/06/atp-synthase.png" alt="ATP synthase"></p>
+<p>This essay follows that thread from dissipative structures to the directional drive that
+makes molecular machines look as if they were built for a purpose.</p></article>
+<footer>Comments are closed.</footer></body></html>"""
+
+
+def serve_teleology(feed_server, page: str | None = ARTICLE) -> bytes:
+    """The WordPress feed with the excerpt-only post's link on the loopback server."""
+    local = feed_server.url + "/2025/06/16/teleology/"
+    if page is not None:
+        feed_server.put("/2025/06/16/teleology/", page.encode())
+    return fixture_bytes("wordpress-rss.xml").replace(TELEOLOGY.encode(), local.encode())
+
+
 def test_backfill_of_every_fixture_post(make_runtime, feed_server, smtp, hook) -> None:
     devto = DevtoServer(rate_limit=False).start()
     try:
-        url = feed_server.put("/feed/", fixture_bytes("wordpress-rss.xml"))
+        url = feed_server.put("/feed/", serve_teleology(feed_server))
         rt, q = make_runtime(
             sources=[{"name": "wordpress", "url": url, "backfill": True}],
             targets=[
@@ -64,8 +88,12 @@ def test_backfill_of_every_fixture_post(make_runtime, feed_server, smtp, hook) -
         titles = {a["title"] for a in devto.articles}
         assert any(t.startswith("Parallel-Processing Titans") and len(t) <= 128 and t.endswith("…")
                    for t in titles)
+        # The excerpt-only post went out with its full text, read from its page.
         teleology = next(a for a in devto.articles if a["title"].startswith("Teleology"))
-        assert "non‐equilibrium" in teleology["body_markdown"]
+        md = teleology["body_markdown"]
+        assert "non‐equilibrium thermodynamics suggest" in md and "directional drive" in md
+        assert f"![ATP synthase]({feed_server.url}/wp-content/uploads/2025/06/atp-synthase.png)" in md
+        assert "Comments are closed" not in md and "About" not in md
         empty = next(a for a in devto.articles if a["title"] == "life as an entropic process")
         assert "life-entropy-diagram.jpg" in empty["body_markdown"]
         titans = next(a for a in devto.articles if a["title"].startswith("Parallel"))
@@ -92,5 +120,27 @@ def test_forged_outbound_signature_is_refused(make_runtime, hook) -> None:
     eid, _ = rt.store.upsert(Entry(source="s", guid="g", link="https://x.example/p", title="T"))
     rt.dispatcher.fan_out(eid)
     out = rt.dispatcher.deliver(eid, "hook")
-    assert out.state == "dead" and "401" in out.error
+    # A receiver refusing our signature means our secret is wrong: the target is broken.
+    assert out.state == "failed" and "401" in out.error and "no webhook-signature" in out.error
     assert json.dumps(rt.deliveries()).count("whsec_") == 0
+
+
+def test_excerpt_only_post_waits_when_its_page_has_no_article(make_runtime, feed_server, smtp) -> None:
+    url = feed_server.put("/feed/", serve_teleology(feed_server, page=None))  # the page is a 404
+    rt, q = make_runtime(
+        sources=[{"name": "wordpress", "url": url, "backfill": True}],
+        targets=[{"name": "mail", "kind": "smtp", "host": "127.0.0.1", "port": smtp.port,
+                  "security": "none", "from": "a@home.example", "to": ["r@home.example"]}])
+    rt.poll("wordpress")
+    eid = next(e for e, _ in q.deliveries
+               if rt.store.get(e).title.startswith("Teleology"))  # type: ignore[union-attr]
+    out = rt.dispatcher.deliver(eid, "mail")
+    assert out.state == "failed"
+    d = rt.ledger.get(eid, "mail")
+    assert "waiting for the full text" in d.last_error and "HTTP 404" in d.last_error
+    assert smtp.messages == []  # no stub was sent
+    # The page appears: the next attempt sends the whole post.
+    feed_server.put("/2025/06/16/teleology/", ARTICLE.encode())
+    rt.redis.hset(rt.keys.delivery(eid, "mail"), "next_at", 0)
+    assert rt.dispatcher.deliver(eid, "mail").state == "delivered"
+    assert "directional drive" in smtp.messages[0].get_body(("plain",)).get_content()

@@ -25,8 +25,16 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from .. import content
 from ..config import SiteConfig, TargetConfig
 from ..entry import Entry
-from ..errors import AmbiguousError, ConfigError, PermanentError, TransientError
+from ..errors import (
+    AmbiguousError,
+    ConfigError,
+    PermanentError,
+    RateLimited,
+    TargetBroken,
+    TransientError,
+)
 from ..fetch import USER_AGENT
+from ..limiter import Limiter, RateLimit
 
 SECRET_MASK = "********"
 
@@ -95,12 +103,38 @@ class Target(ABC):
     safe_to_resend: ClassVar[bool] = False
     # A template for video and other embeds in Markdown (`{url}`), where the platform has one.
     embed_syntax: ClassVar[str | None] = None
+    # True when the platform can edit a post in place (then `on_edit` defaults to "update").
+    can_update: ClassVar[bool] = False
+    # The platform's published limits, counted across all workers by the dispatcher's limiter.
+    rate_limits: ClassVar[tuple[RateLimit, ...]] = ()
+    # Waits up to this long are slept through; longer ones send the delivery back to the queue.
+    max_sleep: ClassVar[float] = 2.0
 
     def __init__(self, config: TargetConfig, site: SiteConfig) -> None:
         self.config = config
         self.site = site
         self.name = config.name
         self.opts: dict[str, Any] = config.options
+        self.limiter: Limiter | None = None  # set by the dispatcher
+
+    @property
+    def on_edit(self) -> str:
+        return str(self.opts.get("on_edit") or ("update" if self.can_update else "ignore"))
+
+    def throttle(self, *, creates: bool) -> None:
+        """Take a slot in the platform's limits, sleeping briefly or raising `RateLimited`."""
+        limits = [lim for lim in self.rate_limits if lim.scope == "write" or creates]
+        if not limits or self.limiter is None:
+            return
+        for _ in range(3):
+            wait = self.limiter.acquire(self.name, limits)
+            if wait <= 0:
+                return
+            if wait > self.max_sleep:
+                break
+            time.sleep(wait)
+        raise RateLimited(f"holding back to stay within {self.name}'s rate limit",
+                          retry_after=wait)
 
     @classmethod
     def check_options(cls, raw: dict[str, Any], where: str) -> dict[str, Any]:
@@ -140,6 +174,15 @@ class Target(ABC):
         for key in ("tags", "footer", "on_edit"):
             if key in raw:
                 out[key] = raw[key]
+        if out.get("on_edit") not in (None, "update", "ignore"):
+            raise ConfigError(f"{where}.on_edit", f"expected 'update' or 'ignore', got "
+                              f"{out['on_edit']!r}")
+        if out.get("on_edit") == "update" and not cls.can_update:
+            raise ConfigError(f"{where}.on_edit", f"kind {cls.kind!r} cannot edit a post once "
+                              "it is published: use 'ignore'")
+        if "tags" in out and not isinstance(out["tags"], dict):
+            raise ConfigError(f"{where}.tags", "expected a table mapping a source category to "
+                              "a tag or a list of tags")
         return out
 
     # -- the pipeline ----------------------------------------------------------------------
@@ -157,6 +200,10 @@ class Target(ABC):
 
     @abstractmethod
     def send(self, entry: Entry, attempt: Attempt) -> DeliveryResult: ...
+
+    def update(self, entry: Entry, remote_id: str, attempt: Attempt) -> DeliveryResult:
+        """Edit the copy the platform already has (only called when `can_update`)."""
+        raise PermanentError(f"kind {self.kind!r} cannot update a post")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -259,12 +306,16 @@ class HttpTarget(Target):
         self.auth(request)
         return self.session.prepare_request(request)
 
-    def call(self, request: requests.Request, *, creates: bool = False) -> requests.Response:
+    def call(self, request: requests.Request, *, creates: bool = False,
+             writes: bool | None = None) -> requests.Response:
         """Send one request; return a 2xx response or raise the error that says what next.
 
-        `creates` marks a request with an effect: if it times out after leaving, the outcome is
-        ambiguous. A read (lookup) that times out is simply worth retrying.
+        `creates` marks a request that makes a post: if it times out after leaving, the outcome
+        is ambiguous. A read (lookup) that times out is simply worth retrying. Writes count
+        against the platform's rate limits.
         """
+        if creates or (writes if writes is not None else request.method != "GET"):
+            self.throttle(creates=creates)
         prepared = self.prepare(request)
         try:
             resp = self.session.send(prepared, timeout=(self.connect_timeout, self.config.timeout),
@@ -286,6 +337,8 @@ class HttpTarget(Target):
         if 200 <= status < 300:
             return
         message = f"HTTP {status} from {self.describe(prepared.url)}: {self.error_message(resp)}"
+        if status in (401, 403):
+            raise TargetBroken(message, request=prepared, response=resp)
         if status in (408, 429) or status >= 500:
             raise TransientError(message, retry_after=retry_after(resp), request=prepared,
                                  response=resp)

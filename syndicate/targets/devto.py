@@ -17,6 +17,7 @@ import requests
 
 from .. import identity
 from ..entry import Entry
+from ..limiter import RateLimit
 from .base import Attempt, DeliveryResult, HttpTarget, Option
 
 ACCEPT = "application/vnd.forem.api-v1+json"
@@ -42,6 +43,9 @@ class DevtoTarget(HttpTarget):
     default_base_url = "https://dev.to"
     safe_to_resend = True  # every create is preceded by a lookup by canonical URL
     embed_syntax = "{{% embed {url} %}}"
+    can_update = True
+    # Forem: writes 1/s, and at most 9 published creates per 30 s (else 429, Retry-After: 30).
+    rate_limits = (RateLimit(1, 1.1, "write"), RateLimit(9, 30.0, "create"))
     options: ClassVar[dict[str, Option]] = {
         "api_key": Option(str, required=True, secret=True, help="from dev.to/settings/extensions"),
         "base_url": Option(str, default="https://dev.to", url=True),
