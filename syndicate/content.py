@@ -128,6 +128,14 @@ def to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", md).strip() + "\n"
 
 
+def shorten(text: str, limit: int) -> str:
+    """Cut on a word boundary, with an ellipsis, when `text` is longer than `limit`."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-–—")
+    return cut + "…"
+
+
 def first_image(html: str) -> str:
     m = re.search(r"<img\b[^>]*\bsrc=\"([^\"]+)\"", html or "")
     return m.group(1) if m else ""

@@ -45,45 +45,6 @@ def run(rt, eid: str, target: str, *, until: str = "delivered", tries: int = 6):
     return outcome
 
 
-def test_devto_create_with_canonical_url(make_runtime, devto) -> None:
-    rt, q = make_runtime(targets=[devto_target(devto)])
-    eid = new_entry(rt)
-    assert q.deliveries == [(eid, "devto")]
-    assert rt.dispatcher.deliver(eid, "devto").state == "delivered"
-    (art,) = devto.articles
-    assert art["canonical_url"] == "https://mind.blogspot.example/2025/12/post-1.html"
-    assert art["tags"] == ["ai", "machinelearning", "philosophy", "x"]
-    assert "Originally published at [Sanjay Basu](https://mind.blogspot.example" in art[
-        "body_markdown"]
-    d = rt.ledger.get(eid, "devto")
-    assert d.state == "delivered" and d.remote_url == art["url"] and d.remote_id == str(art["id"])
-    # A duplicate wake-up call does nothing.
-    assert rt.dispatcher.deliver(eid, "devto").state == "delivered"
-    assert len(devto.articles) == 1
-
-
-def test_500_then_201(make_runtime, devto) -> None:
-    rt, _ = make_runtime(targets=[devto_target(devto)])
-    eid = new_entry(rt)
-    devto.faults.append(Reply(500, {"error": "Internal Server Error", "status": 500}))
-    first = rt.dispatcher.deliver(eid, "devto")
-    assert first.state == "failed" and first.retry_in and first.retry_in > 0
-    d = rt.ledger.get(eid, "devto")
-    assert "HTTP 500" in d.last_error and d.next_at > time.time()
-    assert rt.dispatcher.deliver(eid, "devto").state == "early"  # not before its time
-    assert run(rt, eid, "devto").state == "delivered"
-    assert len(devto.articles) == 1 and rt.ledger.get(eid, "devto").attempts == 2
-
-
-def test_422_is_dead_with_the_platform_message(make_runtime, devto) -> None:
-    rt, _ = make_runtime(targets=[devto_target(devto)])
-    eid = new_entry(rt)
-    devto.faults.append(Reply(422, {"error": "Canonical url has already been taken",
-                                    "status": 422}))
-    assert rt.dispatcher.deliver(eid, "devto").state == "dead"
-    assert "Canonical url has already been taken" in rt.ledger.get(eid, "devto").last_error
-
-
 def test_401_marks_the_target_broken_and_its_deliveries_wait(make_runtime, devto, smtp) -> None:
     rt, _ = make_runtime(targets=[devto_target(devto, api_key="wrong"), smtp_target(smtp)])
     first, second = new_entry(rt, 1), new_entry(rt, 2)
@@ -105,28 +66,6 @@ def test_401_marks_the_target_broken_and_its_deliveries_wait(make_runtime, devto
         out = fixed.dispatcher.deliver(eid, "devto")
         assert out.state == "delivered", out
     assert not fixed.redis.exists(fixed.keys.target("devto"))
-
-
-def test_429_honours_retry_after(make_runtime, devto) -> None:
-    rt, _ = make_runtime(targets=[devto_target(devto)])
-    eid = new_entry(rt)
-    devto.faults.append(Reply(429, {"error": "Rate limit reached, try again in 30 seconds",
-                                    "status": 429}, {"Retry-After": "30"}))
-    before = time.time()
-    out = rt.dispatcher.deliver(eid, "devto")
-    assert out.state == "failed" and out.retry_in is not None and out.retry_in >= 30
-    assert rt.ledger.get(eid, "devto").next_at >= before + 30
-
-
-def test_timeout_after_create_adopts_the_copy(make_runtime, devto) -> None:
-    rt, _ = make_runtime(targets=[devto_target(devto)])
-    eid = new_entry(rt)
-    devto.faults.append("commit-then-drop")
-    assert rt.dispatcher.deliver(eid, "devto").state == "failed"
-    assert len(devto.articles) == 1
-    assert run(rt, eid, "devto").state == "delivered"
-    assert len(devto.articles) == 1  # found by canonical URL, not posted again
-    assert rt.ledger.get(eid, "devto").extra.get("adopted") == "1"
 
 
 def test_target_down_is_retried_not_lost(make_runtime) -> None:

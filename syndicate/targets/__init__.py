@@ -5,11 +5,16 @@ from __future__ import annotations
 from ..config import SiteConfig, TargetConfig
 from .base import Attempt, DeliveryResult, HttpTarget, Option, Target
 from .devto import DevtoTarget
+from .ghost import GhostTarget
+from .hashnode import HashnodeTarget
+from .medium import MediumTarget
 from .smtp import SmtpTarget
 from .webhook import WebhookTarget
+from .wordpress import WordpressTarget
 
 registry: dict[str, type[Target]] = {
-    cls.kind: cls for cls in (SmtpTarget, WebhookTarget, DevtoTarget)
+    cls.kind: cls for cls in (SmtpTarget, WebhookTarget, DevtoTarget, MediumTarget,
+                              HashnodeTarget, GhostTarget, WordpressTarget)
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from .. import identity
+from .. import content, identity
 from ..entry import Entry
 from ..limiter import RateLimit
 from .base import Attempt, DeliveryResult, HttpTarget, Option
@@ -28,14 +28,6 @@ PAGE_SIZE = 1000  # the API's maximum per_page
 
 def devto_tag(tag: str) -> str:
     return re.sub(r"[^a-z0-9]", "", tag.lower())
-
-
-def shorten(text: str, limit: int) -> str:
-    """Cut on a word boundary, with an ellipsis, when `text` is longer than `limit`."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-–—")
-    return cut + "…"
 
 
 class DevtoTarget(HttpTarget):
@@ -78,7 +70,7 @@ class DevtoTarget(HttpTarget):
 
     def article(self, entry: Entry) -> dict[str, Any]:
         art: dict[str, Any] = {
-            "title": shorten(entry.title, TITLE_MAX),
+            "title": content.shorten(entry.title, TITLE_MAX),
             "body_markdown": self.body_markdown(entry),
             "published": bool(self.opts.get("published")),
             "tags": self.tags(entry, limit=TAGS_MAX, normalise=devto_tag),
@@ -96,6 +88,13 @@ class DevtoTarget(HttpTarget):
         return requests.Request("POST", self.url("/api/articles"),
                                 json={"article": self.article(entry)},
                                 headers={"Content-Type": "application/json"})
+
+    def update(self, entry: Entry, remote_id: str, attempt: Attempt) -> DeliveryResult:
+        art = self.article(entry)
+        art.pop("published", None)  # an edit never publishes a draft the author kept back
+        resp = self.call(requests.Request("PUT", self.url(f"/api/articles/{remote_id}"),
+                                          json={"article": art}))
+        return self.parse_response(resp, entry)
 
     def parse_response(self, resp: requests.Response, entry: Entry) -> DeliveryResult:
         body = resp.json()

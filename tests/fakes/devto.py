@@ -19,14 +19,27 @@ API_KEY = "devto-test-key"
 
 
 class DevtoServer(LoopbackServer):
-    def __init__(self, api_key: str = API_KEY, *, rate_limit: bool = True) -> None:
+    def __init__(self, api_key: str = API_KEY, *, rate_limit: bool = True, window: float = 30.0,
+                 min_gap: float = 1.0) -> None:
         super().__init__()
         self.api_key = api_key
         self.articles: list[dict[str, Any]] = []
         self.faults: list[Reply | str] = []
         self.creates: list[float] = []
+        self.writes_at: list[float] = []
         self.rate_limit = rate_limit
+        self.window = window
+        self.min_gap = min_gap
         self.posts_seen = 0
+        self.rejected = 0
+
+    @property
+    def posts(self) -> list[dict[str, Any]]:
+        return self.articles
+
+    @property
+    def writes(self) -> int:
+        return len(self.writes_at)
 
     def _err(self, status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
         return Reply(status, {"error": message, "status": status}, headers)
@@ -42,7 +55,40 @@ class DevtoServer(LoopbackServer):
             return Reply(200, mine)
         if request.method == "POST" and request.path == "/api/articles":
             return self._create(request)
+        m = re.fullmatch(r"/api/articles/(\d+)", request.path)
+        if request.method == "PUT" and m:
+            return self._update(request, int(m.group(1)))
         return self._err(404, "not found")
+
+    def _limited(self, now: float, create: bool) -> Reply | None:
+        if not self.rate_limit:
+            return None
+        recent = [t for t in self.creates if now - t < self.window]
+        if (self.writes_at and now - self.writes_at[-1] < self.min_gap) or (
+                create and len(recent) >= 9):
+            self.rejected += 1
+            return self._err(429, "Rate limit reached, try again in 30 seconds",
+                             {"Retry-After": str(int(self.window))})
+        return None
+
+    def _update(self, request: Request, aid: int) -> Reply | None:
+        with self.lock:
+            fault = self.faults.pop(0) if self.faults else None
+            if isinstance(fault, Reply):
+                return fault
+            limited = self._limited(time.time(), create=False)
+            if limited:
+                return limited
+            self.writes_at.append(time.time())
+            art = next((a for a in self.articles if a["id"] == aid), None)
+            if art is None:
+                return self._err(404, "not found")
+            data = (request.json() or {}).get("article") or {}
+            for key in ("title", "body_markdown", "tags", "canonical_url", "main_image",
+                        "series", "published"):
+                if key in data:
+                    art[key] = data[key]
+        return Reply(200, art)
 
     def _create(self, request: Request) -> Reply | None:
         with self.lock:
@@ -51,11 +97,9 @@ class DevtoServer(LoopbackServer):
             if isinstance(fault, Reply):
                 return fault
             now = time.time()
-            if self.rate_limit:
-                recent = [t for t in self.creates if now - t < 30]
-                if len(recent) >= 9 or (recent and now - recent[-1] < 1.0):
-                    return self._err(429, "Rate limit reached, try again in 30 seconds",
-                                     {"Retry-After": "30"})
+            limited = self._limited(now, create=True)
+            if limited:
+                return limited
             try:
                 art = (request.json() or {}).get("article")
             except ValueError:
@@ -79,6 +123,7 @@ class DevtoServer(LoopbackServer):
                     a["canonical_url"] == canonical and a["published"] for a in self.articles):
                 return self._err(422, "Canonical url has already been taken")
             self.creates.append(now)
+            self.writes_at.append(now)
             aid = 1000 + len(self.articles)
             slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] + f"-{aid}"
             article = {

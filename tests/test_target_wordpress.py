@@ -1,0 +1,64 @@
+"""WordPress adapter against a loopback core REST API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .adapter_contract import (  # noqa: F401 - collected here, for this adapter
+    Case,
+    test_401_marks_target_broken,
+    test_429_waits_for_retry_after,
+    test_500_then_success,
+    test_create_points_home,
+    test_edit_ignored_when_configured,
+    test_edit_updates_in_place,
+    test_existing_copy_is_adopted,
+    test_timeout_after_success,
+    test_validation_error_is_dead_with_the_platform_message,
+)
+from .fakes.http import Reply
+from .fakes.wordpress import APP_PASSWORD, USER, WordpressServer, wp_error
+from .helpers import new_entry
+
+
+@pytest.fixture
+def server() -> Iterator[WordpressServer]:
+    s = WordpressServer().start()
+    yield s
+    s.stop()
+
+
+def target(server: WordpressServer) -> dict[str, object]:
+    return {"kind": "wordpress", "base_url": server.url, "username": USER,
+            "app_password": APP_PASSWORD}
+
+
+@pytest.fixture
+def case(server: WordpressServer) -> Case:
+    def seed(link: str) -> None:
+        slug = link.rstrip("/").rsplit("/", 1)[-1].removesuffix(".html")
+        server.posts.append({"id": 9, "slug": slug, "link": f"{server.url}/{slug}/",
+                             "content": {"raw": ""}})
+
+    return Case(
+        server=server, target=target(server), wrong_credentials={"app_password": "wrong pass"},
+        invalid=wp_error(400, "rest_invalid_param", "Invalid parameter(s): status"),
+        invalid_words="Invalid parameter(s): status",
+        canonical=lambda p: p["content"]["raw"].rsplit('href="', 1)[1].split('"', 1)[0],
+        body=lambda p: p["content"]["raw"], seed=seed,
+        server_error=Reply(500, {"code": "internal_server_error", "message": "There has been a "
+                                 "critical error on this website.", "data": {"status": 500}}),
+    )
+
+
+def test_tags_are_created_first_and_sent_as_ids(make_runtime, server) -> None:
+    rt, _ = make_runtime(targets=[{"name": "w", **target(server)}])
+    eid = new_entry(rt)
+    assert rt.dispatcher.deliver(eid, "w").state == "delivered"
+    (post,) = server.posts
+    names = {t["id"]: t["name"] for t in server.tags}
+    assert [names[i] for i in post["tags"]] == ["AI", "Machine Learning", "Philosophy"]
+    assert post["tags"][2] == 7  # "Philosophy" existed: reused, not created again
+    assert post["slug"] == "post-1" and post["status"] == "publish"
