@@ -229,6 +229,33 @@ def resolve(config_path: str | None, entry: str, target: str, delivered_url: str
     click.echo(f"{entry_id} -> {target}: resolved")
 
 
+@main.command()
+@config_option
+@click.argument("entry")
+@click.option("--target", default=None, help="Only this target (default: every enabled one).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write each email target's HTML and text here.")
+def preview(config_path: str | None, entry: str, target: str | None, out_dir: str | None) -> None:
+    """Print exactly what each target would be sent for ENTRY (an id or a URL); send nothing."""
+    from .preview import previews, write_email_files
+    from .targets.smtp import SmtpTarget
+
+    rt = runtime_for(config_path)
+    found = rt.store.find(entry)
+    if found is None:
+        raise click.ClickException(f"no entry is known by {entry!r}")
+    if target and rt.config.target(target) is None:
+        raise click.ClickException(f"no target named {target!r}")
+    for p in previews(rt, found, target):
+        click.echo(f"=== {p.target} ({p.kind}) ===")
+        if p.note:
+            click.echo(p.note)
+        click.echo(p.text)
+        if out_dir and isinstance(rt.dispatcher.target(p.target), SmtpTarget):
+            for path in write_email_files(rt, found, p.target, Path(out_dir)):
+                click.echo(f"wrote {path}")
+
+
 def _entry_id(rt, ref: str) -> str:  # type: ignore[no-untyped-def]
     entry = rt.store.find(ref)
     if entry is None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import json
 import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
@@ -71,6 +73,7 @@ class Attempt:
     attempt: int = 1
     on_wire: Callable[[], None] = lambda: None
     extra: dict[str, str] = field(default_factory=dict)
+    preview: bool = False  # building a request to show, not to send: make no network calls
 
     @property
     def idempotency_key(self) -> str:
@@ -208,9 +211,18 @@ class Target(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
 
+    def preview(self, entry: Entry, attempt: Attempt) -> str:
+        """Exactly what would be sent, secrets masked, sending nothing."""
+        raise NotImplementedError
+
     # -- helpers shared by adapters ----------------------------------------------------------
     def secrets(self) -> list[str]:
         return [str(self.opts[k]) for k, o in self.options.items() if o.secret and self.opts.get(k)]
+
+    def mask(self, text: str) -> str:
+        for secret in sorted(self.secrets(), key=len, reverse=True):
+            text = text.replace(secret, SECRET_MASK)
+        return text
 
     def footer_html(self, entry: Entry) -> str:
         template = self.opts.get("footer") or 'Originally published at <a href="{link}">{site}</a>.'
@@ -301,6 +313,20 @@ class HttpTarget(Target):
     def send(self, entry: Entry, attempt: Attempt) -> DeliveryResult:
         resp = self.call(self.build_request(entry, attempt), creates=True)
         return self.parse_response(resp, entry)
+
+    def preview(self, entry: Entry, attempt: Attempt) -> str:
+        prepared = self.prepare(self.build_request(entry, attempt))
+        lines = [f"{prepared.method} {self.mask(unquote(prepared.url or ''))}"]
+        for name, value in prepared.headers.items():
+            if name.lower() in ("authorization", "api-key", "x-api-key", "cookie"):
+                scheme = value.split(" ", 1)[0] if " " in value else ""
+                value = f"{scheme} {SECRET_MASK}".strip()
+            lines.append(f"{name}: {self.mask(value)}")
+        body = prepared.body or b""
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        if prepared.headers.get("Content-Type", "").startswith("application/json") and text:
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        return "\n".join(lines) + "\n\n" + self.mask(text) + "\n"
 
     def prepare(self, request: requests.Request) -> requests.PreparedRequest:
         self.auth(request)

@@ -69,7 +69,8 @@ class MediumTarget(HttpTarget):
         if self.opts.get("publication_id"):
             path = f"/v1/publications/{self.opts['publication_id']}/posts"
         else:
-            path = f"/v1/users/{self.author_id()}/posts"
+            author = "{authorId from GET /v1/me}" if attempt.preview else self.author_id()
+            path = f"/v1/users/{author}/posts"
         return requests.Request("POST", self.url(path), json=self.post(entry))
 
     def parse_response(self, resp: requests.Response, entry: Entry) -> DeliveryResult:

@@ -89,6 +89,13 @@ class SmtpTarget(Target):
         msg.add_alternative(html, subtype="html", cte="quoted-printable")
         return msg
 
+    def preview(self, entry: Entry, attempt: Attempt) -> str:
+        msg = self.message(entry, attempt)
+        rcpts = len(self.opts.get("to") or []) if not self.opts.get("to_file") else "to_file"
+        head = f"SMTP {self.opts['host']}:{self.opts['port']} ({self.opts['security']}), " \
+               f"recipients: {rcpts}\n"
+        return head + self.mask(msg.as_string())
+
     def _connect(self) -> smtplib.SMTP:
         host, port, security = self.opts["host"], int(self.opts["port"]), self.opts["security"]
         ctx = ssl.create_default_context()

@@ -60,9 +60,12 @@ class WordpressTarget(HttpTarget):
         return DeliveryResult(remote_id=str(posts[0]["id"]), remote_url=posts[0].get("link", ""),
                               adopted=True)
 
-    def tag_ids(self, entry: Entry) -> list[int]:
-        ids: list[int] = []
+    def tag_ids(self, entry: Entry, *, preview: bool = False) -> list[int | str]:
+        ids: list[int | str] = []
         for name in self.tags(entry, limit=20, normalise=str.strip):
+            if preview:
+                ids.append(f"{{id of tag {name!r}, created if missing}}")
+                continue
             resp = self.call(requests.Request("GET", self.api("/tags"), params={
                 "search": name, "per_page": 100, "_fields": "id,name"}))
             match = next((t for t in resp.json() if t["name"].lower() == name.lower()), None)
@@ -80,12 +83,13 @@ class WordpressTarget(HttpTarget):
             ids.append(int(match["id"]))
         return ids
 
-    def post(self, entry: Entry) -> dict[str, Any]:
+    def post(self, entry: Entry, *, preview: bool = False) -> dict[str, Any]:
         return {"title": entry.title, "content": self.body_html(entry), "slug": slug_for(entry),
-                "status": self.opts["status"], "tags": self.tag_ids(entry)}
+                "status": self.opts["status"], "tags": self.tag_ids(entry, preview=preview)}
 
     def build_request(self, entry: Entry, attempt: Attempt) -> requests.Request:
-        return requests.Request("POST", self.api("/posts"), json=self.post(entry))
+        return requests.Request("POST", self.api("/posts"),
+                                json=self.post(entry, preview=attempt.preview))
 
     def parse_response(self, resp: requests.Response, entry: Entry) -> DeliveryResult:
         body = resp.json()

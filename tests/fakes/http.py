@@ -48,6 +48,7 @@ class LoopbackServer:
             protocol_version = "HTTP/1.1"
 
             def _any(self) -> None:
+                outer.requests_seen += 1
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 reply = outer.handle(Request(self, body))
@@ -70,6 +71,7 @@ class LoopbackServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.lock = threading.Lock()
+        self.requests_seen = 0
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
