@@ -15,7 +15,7 @@ import markdown
 
 from syndicate.identity import normalize_text
 
-_URL_IN_TEXT = re.compile(r"https?://[^\s)\"'<>%]+")
+_URL_IN_TEXT = re.compile(r"https?://[^\s)\]\"'<>%]+")
 
 
 @dataclass

@@ -131,3 +131,15 @@ def test_reconciler_finds_what_a_crash_left(make_runtime, devto) -> None:
     assert rt.ledger.get(eid, "devto").state == "pending"
     rt.dispatcher.reconcile(now=time.time() + 60)  # the wake-up call was lost too
     assert (eid, "devto") in q.deliveries
+
+
+def test_delay_holds_the_first_attempt(make_runtime, devto) -> None:
+    rt, q = make_runtime(targets=[devto_target(devto, delay="10m")])
+    eid = new_entry(rt)
+    assert q.deliveries == []  # nobody is woken before the delay is over
+    d = rt.ledger.get(eid, "devto")
+    assert d.next_at >= time.time() + 590
+    assert rt.dispatcher.deliver(eid, "devto").state == "early"
+    assert devto.requests_seen == 0
+    rt.dispatcher.reconcile(now=time.time() + 601)
+    assert q.deliveries == [(eid, "devto")]

@@ -53,6 +53,7 @@ class HashnodeTarget(HttpTarget):
     default_base_url = "https://gql.hashnode.com"
     safe_to_resend = True  # the publication's posts are looked up by canonical URL first
     can_update = True
+    embed_syntax = "%[{url}]"  # Hashnode's embed for videos and other iframes
     options: ClassVar[dict[str, Option]] = {
         "token": Option(str, required=True, secret=True, help="a personal access token"),
         "publication_id": Option(str, required=True),
