@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .config import Config, TargetConfig
+from .digest import Digests, is_digest
 from .errors import (
     AmbiguousError,
     DeliveryError,
@@ -76,6 +77,7 @@ class Dispatcher:
         self.queue = queue
         self.limiter = Limiter(store.r, store.keys)
         self.fulltext = FullText(store.r, store.keys, allow_private=config.fetch.allow_private)
+        self.digests = Digests(config, store, ledger)
         # One adapter (and HTTP session) per thread: a threads-pool worker shares this object.
         self._local = threading.local()
 
@@ -106,6 +108,9 @@ class Dispatcher:
         now = time.time() if now is None else now
         opened = 0
         for cfg in self.config.enabled_targets:
+            if self.digests.wants(cfg):
+                self.digests.collect(cfg.name, entry_id, now)
+                continue
             not_before = now + cfg.delay
             if self.ledger.create(entry_id, cfg.name, not_before=not_before,
                                   due_at=max(not_before, now + FANOUT_GRACE), now=now):
@@ -114,6 +119,12 @@ class Dispatcher:
                     self.queue.deliver(entry_id, cfg.name)
         self.store.outbox_done(entry_id)
         return opened
+
+    def close_digests(self) -> int:
+        opened = self.digests.close_due()
+        for digest_id, target in opened:
+            self.queue.deliver(digest_id, target)
+        return len(opened)
 
     def edited(self, entry_id: str) -> int:
         """The entry changed: queue an in-place update on every target set to `on_edit=update`."""
@@ -169,7 +180,7 @@ class Dispatcher:
         if not claim.ok:
             return Outcome(claim.outcome)
         fence = claim.fence
-        entry = self.store.get(entry_id)
+        entry = self.digests.entry(entry_id) if is_digest(entry_id) else self.store.get(entry_id)
         if entry is None:
             self.ledger.finish(entry_id, target_name, fence, "dead",
                                last_error="the entry is no longer in the store")
@@ -187,8 +198,14 @@ class Dispatcher:
                 raise LeaseLost(f"{entry_id}:{target_name}: claim {fence} was taken over")
             wired = True
 
+        def save_step(key: str, value: str) -> None:
+            if not self.ledger.checkpoint(entry_id, target_name, fence, **{key: value}):
+                raise LeaseLost(f"{entry_id}:{target_name}: claim {fence} was taken over")
+
         attempt = Attempt(entry_id=entry_id, target=target_name, attempt=claim.attempts,
-                          on_wire=on_wire)
+                          on_wire=on_wire, save_step=save_step,
+                          steps=self.ledger.steps(entry_id, target_name)
+                          if adapter.multi_step else {})
         started = time.time()
         try:
             entry = self.fulltext.complete(entry)

@@ -30,6 +30,7 @@ DUE = "due"  # zset: ledger records that need action, scored by when (reconciler
 RATE = "rate"  # zset: a sliding window of one target's requests              rate:<target>:<limit>
 TARGET = "target"  # hash: a target's health (broken, since, why)                target:<name>
 FULLTEXT = "fulltext"  # string: the full text recovered for an excerpt-only entry
+DIGEST = "digest"  # collected:<target> zset, periods:<target> hash, items:<id> list, since:<target>
 
 # Web
 WEBSUB_CHECK = "websub:check"  # string with TTL: subscriptions were checked this hour
@@ -96,6 +97,9 @@ class Keys:
 
     def target(self, name: str) -> str:
         return self._k(TARGET, name)
+
+    def digest(self, *parts: str) -> str:
+        return self._k(DIGEST, *parts)
 
     def fulltext(self, entry_id: str) -> str:
         return self._k(FULLTEXT, entry_id)

@@ -32,15 +32,24 @@ State = Literal["pending", "sending", "delivered", "failed", "dead", "unknown", 
 STATES: tuple[State, ...] = ("pending", "sending", "delivered", "failed", "dead", "unknown", "held")
 FINAL: frozenset[str] = frozenset({"delivered", "dead", "unknown"})
 
+# The one place a ledger record is laid out; other scripts (digests) include it.
+CREATE_FN = """
+local function create_record(rec, deliveries, due, entry, target, now, next_at, state, member,
+                             due_at)
+  if redis.call('EXISTS', rec) == 1 then return 0 end
+  redis.call('HSET', rec, 'entry_id', entry, 'target', target, 'state', state,
+             'attempts', 0, 'fence', 0, 'next_at', next_at, 'created_at', now,
+             'updated_at', now)
+  redis.call('ZADD', deliveries, now, member)
+  if state == 'pending' then redis.call('ZADD', due, due_at, member) end
+  return 1
+end
+"""
+
 # KEYS: record, deliveries, due   ARGV: entry, target, now, next_at, state, member, due_at
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'entry_id', ARGV[1], 'target', ARGV[2], 'state', ARGV[5],
-           'attempts', 0, 'fence', 0, 'next_at', ARGV[4], 'created_at', ARGV[3],
-           'updated_at', ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[6])
-if ARGV[5] == 'pending' then redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6]) end
-return 1
+_CREATE = CREATE_FN + """
+return create_record(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5],
+                     ARGV[6], ARGV[7])
 """
 
 # KEYS: record, due   ARGV: now, lease seconds, member, safe_to_resend (0/1)
@@ -69,6 +78,15 @@ redis.call('HSET', KEYS[1], 'state', 'sending', 'lease_until', lease, 'wire', 0,
 redis.call('ZADD', KEYS[2], lease, ARGV[3])
 local more = redis.call('HMGET', KEYS[1], 'op', 'remote_id')
 return {'claimed', fence, attempts, more[1] or '', more[2] or ''}
+"""
+
+# KEYS: record   ARGV: fence, field, value, ...
+# A multi-step target records each step's result before the next, under the current claim only.
+_CHECKPOINT = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'fence')
+if f[1] ~= 'sending' or f[2] ~= ARGV[1] then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], 'step:' .. ARGV[i], ARGV[i + 1]) end
+return 1
 """
 
 # KEYS: record   ARGV: fence
@@ -225,6 +243,7 @@ class Ledger:
         self._finish = r.register_script(_FINISH)
         self._set_state = r.register_script(_SET_STATE)
         self._edited = r.register_script(_EDITED)
+        self._checkpoint = r.register_script(_CHECKPOINT)
         self._take_due = r.register_script(_TAKE_DUE)
 
     def _rk(self, entry_id: str, target: str) -> str:
@@ -259,6 +278,17 @@ class Ledger:
         if outcome in ("early", "busy"):
             return Claim(outcome, when=float(_s(res[1])))
         return Claim(outcome)
+
+    def checkpoint(self, entry_id: str, target: str, fence: int, **fields: str) -> bool:
+        args: list[Any] = [fence]
+        for k, v in fields.items():
+            args += [k, v]
+        return bool(self._checkpoint(keys=[self._rk(entry_id, target)], args=args))
+
+    def steps(self, entry_id: str, target: str) -> dict[str, str]:
+        """What a multi-step target recorded of its earlier attempts."""
+        d = self.get(entry_id, target)
+        return {k[5:]: v for k, v in (d.extra if d else {}).items() if k.startswith("step:")}
 
     def on_wire(self, entry_id: str, target: str, fence: int) -> bool:
         return bool(self._on_wire(keys=[self._rk(entry_id, target)], args=[fence]))

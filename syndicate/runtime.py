@@ -91,10 +91,11 @@ class Runtime:
                 self.queue.poll(src.name)
                 polls += 1
         woken = self.dispatcher.reconcile()
+        digests = self.dispatcher.close_digests()
         if self.redis.set(self.keys.websub_check, "1", nx=True, ex=3600):  # leases: hourly
             for src in self.config.enabled_sources:
                 self.check_websub(src.name)
-        return {"polls": polls, "deliveries": woken}
+        return {"polls": polls, "deliveries": woken, "digests": digests}
 
     def deliveries(self, limit: int = 1000) -> list[dict[str, Any]]:
         """The ledger as `GET /api/deliveries` and `syndicate status --json` show it."""

@@ -84,43 +84,6 @@ def test_gives_up_after_max_attempts(make_runtime, devto) -> None:
     assert out.state == "dead" and "gave up after 2 attempts" in out.error
 
 
-def test_smtp_email(make_runtime, smtp) -> None:
-    rt, _ = make_runtime(targets=[smtp_target(smtp)])
-    eid = new_entry(rt)
-    assert rt.dispatcher.deliver(eid, "mail").state == "delivered"
-    (msg,) = smtp.messages
-    assert msg["Subject"] == "Post 1"
-    assert msg["List-Post"] == "<https://mind.blogspot.example/2025/12/post-1.html>"
-    assert msg["Message-ID"].endswith("@home.example>")
-    assert msg.get_content_type() == "multipart/alternative"
-    text = msg.get_body(("plain",)).get_content()
-    html = msg.get_body(("html",)).get_content()
-    assert "https://mind.blogspot.example/2025/12/post-1.html" in text
-    assert 'href="https://mind.blogspot.example/2025/12/post-1.html"' in html
-    assert rt.dispatcher.deliver(eid, "mail").state == "delivered"
-    assert len(smtp.messages) == 1
-
-
-def test_smtp_drop_after_data_is_unknown(make_runtime, smtp) -> None:
-    rt, _ = make_runtime(targets=[smtp_target(smtp)])
-    eid = new_entry(rt)
-    smtp.inbox.drop_after_data = 1
-    out = rt.dispatcher.deliver(eid, "mail")
-    assert out.state == "unknown", out
-    assert "may have been delivered" in rt.ledger.get(eid, "mail").last_error
-    # Not retried on its own.
-    assert rt.dispatcher.deliver(eid, "mail").state == "unknown"
-    assert len(smtp.messages) == 1
-
-
-def test_smtp_server_down_is_retried(make_runtime) -> None:
-    rt, _ = make_runtime(targets=[{"name": "mail", "kind": "smtp", "host": "127.0.0.1",
-                                   "port": 9, "security": "none", "from": "a@b.example",
-                                   "to": ["c@d.example"], "timeout": "1s"}])
-    eid = new_entry(rt)
-    assert rt.dispatcher.deliver(eid, "mail").state == "failed"
-
-
 def test_reconciler_finds_what_a_crash_left(make_runtime, devto) -> None:
     rt, q = make_runtime(targets=[devto_target(devto)])
     e = Entry(source="b", guid="g-crash", link="https://x.example/crash", title="Crash",

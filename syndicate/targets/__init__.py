@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from ..config import SiteConfig, TargetConfig
 from .base import Attempt, DeliveryResult, HttpTarget, Option, Target
+from .buttondown import ButtondownTarget
 from .devto import DevtoTarget
-from .ghost import GhostTarget
+from .ghost import GhostNewsletterTarget, GhostTarget
 from .hashnode import HashnodeTarget
+from .listmonk import ListmonkTarget
+from .mailchimp import MailchimpTarget
 from .medium import MediumTarget
 from .smtp import SmtpTarget
 from .webhook import WebhookTarget
@@ -14,7 +17,8 @@ from .wordpress import WordpressTarget
 
 registry: dict[str, type[Target]] = {
     cls.kind: cls for cls in (SmtpTarget, WebhookTarget, DevtoTarget, MediumTarget,
-                              HashnodeTarget, GhostTarget, WordpressTarget)
+                              HashnodeTarget, GhostTarget, WordpressTarget, ButtondownTarget,
+                              MailchimpTarget, ListmonkTarget, GhostNewsletterTarget)
 }
 
 

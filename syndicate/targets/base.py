@@ -74,6 +74,13 @@ class Attempt:
     on_wire: Callable[[], None] = lambda: None
     extra: dict[str, str] = field(default_factory=dict)
     preview: bool = False  # building a request to show, not to send: make no network calls
+    steps: dict[str, str] = field(default_factory=dict)  # what earlier attempts recorded
+    save_step: Callable[[str, str], None] = lambda key, value: None
+
+    def checkpoint(self, key: str, value: str) -> None:
+        """Record one step's result before taking the next (it survives a crash)."""
+        self.save_step(key, value)
+        self.steps[key] = value
 
     @property
     def idempotency_key(self) -> str:
@@ -112,6 +119,10 @@ class Target(ABC):
     rate_limits: ClassVar[tuple[RateLimit, ...]] = ()
     # Waits up to this long are slept through; longer ones send the delivery back to the queue.
     max_sleep: ClassVar[float] = 2.0
+    # A delivery made of several requests (create, fill, send) that records each step.
+    multi_step: ClassVar[bool] = False
+    # Newsletters: may send one email per entry (`mode = "each"`) or a digest on a schedule.
+    newsletter: ClassVar[bool] = False
 
     def __init__(self, config: TargetConfig, site: SiteConfig) -> None:
         self.config = config
@@ -145,6 +156,8 @@ class Target(ABC):
         from ..config import MissingEnv
 
         known = set(cls.options) | {"tags", "footer", "on_edit"}
+        if cls.newsletter:
+            known |= {"mode", "schedule", "timezone"}
         for key in raw:
             if key not in known:
                 raise ConfigError(f"{where}.{key}",
@@ -183,6 +196,8 @@ class Target(ABC):
         if out.get("on_edit") == "update" and not cls.can_update:
             raise ConfigError(f"{where}.on_edit", f"kind {cls.kind!r} cannot edit a post once "
                               "it is published: use 'ignore'")
+        if cls.newsletter:
+            out.update(_newsletter_options(raw, where))
         if "tags" in out and not isinstance(out["tags"], dict):
             raise ConfigError(f"{where}.tags", "expected a table mapping a source category to "
                               "a tag or a list of tags")
@@ -246,6 +261,29 @@ class Target(ABC):
                 if t and t not in out:
                     out.append(t)
         return out[:limit]
+
+
+def _newsletter_options(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """`mode = "each"` (an email per entry) or `"digest"` with a cron `schedule` and `timezone`."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from croniter import croniter
+
+    mode = raw.get("mode") or "each"
+    if mode not in ("each", "digest"):
+        raise ConfigError(f"{where}.mode", f"expected 'each' or 'digest', got {mode!r}")
+    out: dict[str, Any] = {"mode": mode, "timezone": raw.get("timezone") or "UTC",
+                           "schedule": raw.get("schedule")}
+    try:
+        ZoneInfo(out["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}.timezone", f"unknown time zone {out['timezone']!r} (e.g. "
+                          "'Europe/Berlin')") from None
+    if mode == "digest" and (not isinstance(out["schedule"], str)
+                             or not croniter.is_valid(out["schedule"])):
+            raise ConfigError(f"{where}.schedule", "a digest needs a cron expression, e.g. "
+                              f"'0 8 * * MON', got {out['schedule']!r}")
+    return out
 
 
 def _never_sent(exc: requests.RequestException) -> bool:

@@ -88,7 +88,7 @@ class GhostTarget(HttpTarget):
         post: dict[str, Any] = {
             "title": entry.title,
             "html": html_card(self.body_html(entry)),
-            "status": self.opts["status"],
+            "status": self.opts.get("status", "published"),
             "canonical_url": entry.link,
             "tags": [{"name": t} for t in self.tags(entry, limit=10, normalise=str.strip)],
         }
@@ -101,7 +101,7 @@ class GhostTarget(HttpTarget):
 
     def query(self) -> dict[str, str]:
         params = {"source": "html"}
-        if self.opts.get("newsletter") and self.opts["status"] == "published":
+        if self.opts.get("newsletter") and self.opts.get("status") == "published":
             params["newsletter"] = self.opts["newsletter"]
             if self.opts.get("segment"):
                 params["email_segment"] = self.opts["segment"]
@@ -140,3 +140,30 @@ class GhostTarget(HttpTarget):
             return super().error_message(resp)
         parts = [err.get("type"), err.get("message"), err.get("context")]
         return ": ".join(str(p) for p in parts if p)
+
+
+class GhostNewsletterTarget(GhostTarget):
+    """An email-only Ghost post sent to one newsletter (`?newsletter=<slug>`): the readers get
+    the email, the site gets no new page. An email, once sent, is never edited."""
+
+    kind = "ghost_newsletter"
+    newsletter = True
+    can_update = False
+    options: ClassVar[dict[str, Option]] = {
+        "admin_url": Option(str, required=True, url=True),
+        "admin_key": Option(str, required=True, secret=True),
+        "newsletter": Option(str, required=True, help="the newsletter's slug"),
+        "segment": Option(str, help="email_segment, e.g. 'status:free'"),
+    }
+
+    def post(self, entry: Entry) -> dict[str, Any]:
+        post = super().post(entry)
+        post["status"] = "published"
+        post["email_only"] = True
+        return post
+
+    def query(self) -> dict[str, str]:
+        params = {"source": "html", "newsletter": self.opts["newsletter"]}
+        if self.opts.get("segment"):
+            params["email_segment"] = self.opts["segment"]
+        return params

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..entry import Entry
-from ..errors import AmbiguousError, ConfigError, PermanentError, TransientError
+from ..errors import AmbiguousError, ConfigError, PermanentError, TargetBroken, TransientError
 from ..render import render_email
 from .base import Attempt, DeliveryResult, Option, Target
 
 
 class SmtpTarget(Target):
     kind = "smtp"
+    newsletter = True
     options: ClassVar[dict[str, Option]] = {
         "host": Option(str, required=True),
         "port": Option(int, default=None),
@@ -37,6 +38,7 @@ class SmtpTarget(Target):
         "reply_to": Option(str),
         "list_unsubscribe": Option(str),
         "verify_tls": Option(bool, default=True),
+        "ca_file": Option(str, help="a CA bundle to trust, for a server with its own CA"),
     }
 
     @classmethod
@@ -98,7 +100,7 @@ class SmtpTarget(Target):
 
     def _connect(self) -> smtplib.SMTP:
         host, port, security = self.opts["host"], int(self.opts["port"]), self.opts["security"]
-        ctx = ssl.create_default_context()
+        ctx = ssl.create_default_context(cafile=self.opts.get("ca_file") or None)
         if not self.opts.get("verify_tls", True):
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
@@ -125,8 +127,8 @@ class SmtpTarget(Target):
         try:
             conn = self._connect()
         except smtplib.SMTPAuthenticationError as exc:
-            raise PermanentError(f"{where}: login refused: {exc.smtp_code} {_text(exc.smtp_error)}",
-                                 status=exc.smtp_code) from None
+            raise TargetBroken(f"{where}: login refused: {exc.smtp_code} {_text(exc.smtp_error)}",
+                               status=exc.smtp_code) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise TransientError(f"{where}: cannot connect: {exc}") from None
         try:

@@ -89,7 +89,8 @@ class GhostServer(Platform):
         return {"title": data.get("title"), "html": html or "",
                 "canonical_url": data.get("canonical_url"), "tags": data.get("tags") or [],
                 "feature_image": data.get("feature_image"),
-                "custom_excerpt": data.get("custom_excerpt")}
+                "custom_excerpt": data.get("custom_excerpt"),
+                "email_only": bool(data.get("email_only"))}
 
     def _add(self, request: Request) -> Reply:
         data = ((request.json() or {}).get("posts") or [None])[0]

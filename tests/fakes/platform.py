@@ -8,12 +8,13 @@ from .http import LoopbackServer, Reply, Request
 
 
 class Platform(LoopbackServer):
-    """`faults`: for the next writes, a Reply to answer instead, or "commit-then-drop" (do the
-    write, then close the connection unanswered: the client's timeout-after-success)."""
+    """`faults`: for the next writes, a Reply to answer instead, "commit-then-drop" (do the
+    write, then close the connection unanswered: the client's timeout-after-success), or None
+    (this write goes through: lets a fault hit the second or third step)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.faults: list[Reply | str] = []
+        self.faults: list[Reply | str | None] = []
         self.posts: list[dict[str, Any]] = []
         self.writes = 0
 
