@@ -25,6 +25,8 @@ TEMPLATES_ENV = "SYNDICATE_TEMPLATES"
 COLUMN = 536  # 600px less the padding: the widest an image may be
 _IMG_WIDTH = re.compile(r'(<img\b[^>]*?)\swidth="(\d+)"')
 _IMG = re.compile(r"<img\b(?![^>]*\bwidth=)")
+_IFRAME = re.compile(r"<iframe\b([^>]*)>.*?</iframe>", re.S)
+_ATTR = re.compile(r'(\w+)="([^"]*)"')
 
 
 @lru_cache(maxsize=4)
@@ -54,6 +56,23 @@ def fit_images(html: str) -> str:
     return _IMG.sub(f'<img width="{COLUMN}"', html)
 
 
+def embeds_as_links(html: str) -> str:
+    """Mail clients drop iframes: an embedded video becomes a link to it, never nothing."""
+    def link(m: re.Match[str]) -> str:
+        attrs = dict(_ATTR.findall(m.group(1)))
+        src = attrs.get("src", "")
+        if not src:
+            return ""
+        label = jinja2.utils.markupsafe.escape(attrs.get("title") or src)
+        return f'<p><a href="{src}">▶ {label}</a></p>'
+
+    return _IFRAME.sub(link, html)
+
+
+def email_html(html: str) -> str:
+    return fit_images(embeds_as_links(html))
+
+
 def excerpt(entry: Entry, limit: int = 300) -> str:
     text = " ".join(plain_text(entry.summary or entry.content_html).split())
     return content.shorten(text, limit)
@@ -63,7 +82,7 @@ def render_email(entry: Entry, site: SiteConfig, *, unsubscribe: str | None = No
                  ) -> tuple[str, str]:
     """(html, text) of the email for one entry (or a digest entry)."""
     env = _env()
-    body = fit_images(entry.body_html)
+    body = email_html(entry.body_html)
     ctx = {"entry": entry, "site": site, "site_name": site_name(site, entry),
            "unsubscribe": unsubscribe}
     html = env.get_template("email.html").render(body=body, **ctx)
@@ -75,7 +94,7 @@ def render_body(entry: Entry, site: SiteConfig) -> str:
     """The post and its link home, for newsletter services that wrap it in their own template."""
     link = (f'<p><a href="{entry.link}">{"Read the rest" if entry.excerpt_only else "Read it"} '
             f"on {jinja2.utils.markupsafe.escape(site_name(site, entry))}</a></p>")
-    return fit_images(entry.body_html) + "\n" + link
+    return email_html(entry.body_html) + "\n" + link
 
 
 def render_digest(entries: list[Entry]) -> str:
