@@ -256,6 +256,32 @@ def preview(config_path: str | None, entry: str, target: str | None, out_dir: st
                 click.echo(f"wrote {path}")
 
 
+@main.command()
+@config_option
+@click.argument("ref", metavar="SOURCE|ENTRY")
+def approve(config_path: str | None, ref: str) -> None:
+    """Send entries the flood breaker held (all of SOURCE's, or one ENTRY)."""
+    rt = runtime_for(config_path)
+    try:
+        done = rt.approve(ref)
+    except SyndicateError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{len(done)} held entries approved and queued")
+
+
+@main.command()
+@config_option
+@click.argument("ref", metavar="SOURCE|ENTRY")
+def discard(config_path: str | None, ref: str) -> None:
+    """Never send entries the flood breaker held (all of SOURCE's, or one ENTRY)."""
+    rt = runtime_for(config_path)
+    try:
+        done = rt.discard(ref)
+    except SyndicateError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{len(done)} held entries discarded")
+
+
 def _entry_id(rt, ref: str) -> str:  # type: ignore[no-untyped-def]
     entry = rt.store.find(ref)
     if entry is None:

@@ -17,6 +17,7 @@ TIMELINE = "timeline"  # zset: entry id scored by published time
 FEED_STATE = "feed"  # hash: version, changed_at of the merged feed
 FEED_RENDER = "feed:render"  # hash: <format>:<version> -> rendered body (shared by web processes)
 OUTBOX = "outbox"  # zset: new entries not yet fanned out to their targets, scored by when seen
+HELD = "held"  # zset: new entries held by the flood breaker until a person decides
 
 # Sources
 SOURCE = "source"  # hash: etag, last_modified, body_hash, initialized...   source:<name>
@@ -71,6 +72,10 @@ class Keys:
     @property
     def outbox(self) -> str:
         return self._k(OUTBOX)
+
+    @property
+    def held(self) -> str:
+        return self._k(HELD)
 
     def source(self, name: str) -> str:
         return self._k(SOURCE, name)

@@ -35,9 +35,10 @@ return 0
 @dataclass
 class PollResult:
     source: str
-    status: str  # new | unchanged | not-modified | baseline | busy | error
+    status: str  # new | held | unchanged | not-modified | baseline | busy | error
     new: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
     seen: int = 0
     error: str = ""
     parsed: bool = False
@@ -110,10 +111,22 @@ class Poller:
         deliver = not first or src.backfill
         result = PollResult(src.name, "new" if deliver else "baseline", seen=len(feed.entries),
                             parsed=True)
+        entries = sorted(feed.entries, key=lambda e: e.published)
+        hold = ""
+        if deliver and not (first and src.backfill):
+            fresh = sum(not k for k in self.store.known(entries))
+            if fresh > src.flood_limit:
+                # A feed rewrite, a migration, a guid change: stop it before it reaches readers.
+                hold = (f"flood breaker: {fresh} new entries in one poll of {src.name} "
+                        f"(flood_limit = {src.flood_limit}); approve or discard them")
+                result.status = "held"
+                log.warning("source %s: %s", src.name, hold)
         # Oldest first, so that targets receive posts in the order they were written.
-        for entry in sorted(feed.entries, key=lambda e: e.published):
-            entry_id, status = self.store.upsert(entry, deliver=deliver, now=now)
-            if status == "new":
+        for entry in entries:
+            entry_id, status = self.store.upsert(entry, deliver=deliver, hold=hold, now=now)
+            if status == "new" and hold:
+                result.held.append(entry_id)
+            elif status == "new":
                 result.new.append(entry_id)
             elif status == "changed":
                 result.changed.append(entry_id)
@@ -130,7 +143,7 @@ class Poller:
             log.info("source %s: first poll, %d entries recorded as already published",
                      src.name, len(result.new))
             result.new = []
-        if not result.new and result.status == "new":
+        if not result.new and not result.held and result.status == "new":
             result.status = "unchanged"
         return result
 

@@ -19,6 +19,7 @@ from . import config as config_mod
 from . import websub
 from .config import Config
 from .dispatcher import Dispatcher, Queue
+from .errors import UnknownEntryError
 from .keys import Keys
 from .ledger import Delivery, Ledger
 from .poller import Poller, PollResult
@@ -83,6 +84,29 @@ class Runtime:
         return websub.subscribe(self.redis, self.keys, self.config.site, src, state,
                                 self.poller.session)
 
+    def _held_refs(self, ref: str) -> list[str]:
+        """The held entries `ref` names: a source's (by name), or one entry (id or URL)."""
+        held = self.store.held()
+        if self.config.source(ref) is not None:
+            return [eid for eid in held if (e := self.store.get(eid)) and e.source == ref]
+        entry = self.store.find(ref)
+        if entry is None:
+            raise UnknownEntryError(f"no source or entry is known by {ref!r}")
+        return [entry.id] if entry.id in held else []
+
+    def approve(self, ref: str) -> list[str]:
+        """Let held entries go to their targets."""
+        approved = []
+        for eid in self._held_refs(ref):
+            if self.store.release(eid, deliver=True):
+                self.dispatcher.fan_out(eid)
+                approved.append(eid)
+        return approved
+
+    def discard(self, ref: str) -> list[str]:
+        """Never send these held entries (they stay known, so they never come back as new)."""
+        return [eid for eid in self._held_refs(ref) if self.store.release(eid, deliver=False)]
+
     def tick(self) -> dict[str, int]:
         """The scheduler's heartbeat: enqueue the polls that are due, wake due deliveries."""
         polls = 0
@@ -100,8 +124,18 @@ class Runtime:
     def deliveries(self, limit: int = 1000) -> list[dict[str, Any]]:
         """The ledger as `GET /api/deliveries` and `syndicate status --json` show it."""
         records: list[Delivery] = self.ledger.all(limit=limit)
-        entries = {e.id: e for e in self.store.get_many(sorted({d.entry_id for d in records}))}
+        held = self.store.held()
+        entries = {e.id: e for e in self.store.get_many(
+            sorted({d.entry_id for d in records} | set(held)))}
         out = []
+        for eid, why in held.items():  # no ledger record yet: one row per target, "held"
+            e = entries.get(eid)
+            for cfg in self.config.enabled_targets:
+                out.append({"entry_id": eid, "title": e.title if e else "",
+                            "link": e.link if e else "", "target": cfg.name, "state": "held",
+                            "remote_id": "", "remote_url": "", "attempts": 0, "last_error": why,
+                            "updated_at": _iso(e.first_seen) if e else None,
+                            "next_attempt_at": None})
         for d in records:
             e = entries.get(d.entry_id)
             out.append({

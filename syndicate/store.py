@@ -21,11 +21,12 @@ from .keys import Keys
 
 UpsertStatus = Literal["new", "changed", "same", "alias"]
 
-# KEYS: timeline, feed_state, outbox, identity keys...
-# ARGV: entry key prefix, new id, entry json, content hash, published, now, source, deliver(0/1)
+# KEYS: timeline, feed_state, outbox, held, identity keys...
+# ARGV: entry key prefix, new id, entry json, content hash, published, now, source, mode, reason
+# mode: 'deliver' (a new entry enters the outbox), 'hold' (it waits for approval), 'record'.
 _UPSERT = """
 local found
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   local v = redis.call('GET', KEYS[i])
   if v then found = v break end
 end
@@ -38,7 +39,11 @@ if not old[1] then
   redis.call('HSET', ekey, 'data', ARGV[3], 'ch', ARGV[4], 'source', ARGV[7],
              'first_seen', ARGV[6], 'updated_at', ARGV[6])
   redis.call('ZADD', KEYS[1], ARGV[5], id)
-  if ARGV[8] == '1' then redis.call('ZADD', KEYS[3], ARGV[6], id) end
+  if ARGV[8] == 'deliver' then redis.call('ZADD', KEYS[3], ARGV[6], id) end
+  if ARGV[8] == 'hold' then
+    redis.call('ZADD', KEYS[4], ARGV[6], id)
+    redis.call('HSET', ekey, 'held', ARGV[9])
+  end
 elseif old[2] ~= ARGV[7] then
   -- The same post from another source: it stays one entry, owned by the first source.
   status = 'alias'
@@ -51,7 +56,7 @@ elseif old[1] ~= ARGV[4] then
 else
   status = 'same'
 end
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   -- NX: an identity that already names another entry keeps naming it.
   redis.call('SET', KEYS[i], id, 'NX')
 end
@@ -88,11 +93,12 @@ class EntryStore:
         self.keys = keys
         self._upsert = r.register_script(_UPSERT)
 
-    def upsert(self, entry: Entry, *, deliver: bool = True,
+    def upsert(self, entry: Entry, *, deliver: bool = True, hold: str = "",
                now: float | None = None) -> tuple[str, UpsertStatus]:
         """Store `entry`; return its id and whether it was new, changed, the same, or an alias
         (the same post seen through another source). With `deliver`, a new entry enters the
-        outbox, to be fanned out to the targets."""
+        outbox, to be fanned out to the targets; with `hold` (the reason), it waits for a
+        person's approval instead."""
         now = time.time() if now is None else now
         ids = identity.identity_keys(entry.guid, entry.link, entry.post_id, entry.fingerprint)
         if not ids:
@@ -101,10 +107,11 @@ class EntryStore:
         entry.first_seen = entry.first_seen or now
         stored = Entry(**{**entry.__dict__, "id": entry.id or new_id})
         status, entry_id = self._upsert(
-            keys=[self.keys.timeline, self.keys.feed_state, self.keys.outbox,
+            keys=[self.keys.timeline, self.keys.feed_state, self.keys.outbox, self.keys.held,
                   *(self.keys.identity(k, v) for k, v in ids)],
             args=[self.keys.entry(""), new_id, stored.to_json(), content_hash(entry),
-                  entry.published or now, now, entry.source, "1" if deliver else "0"],
+                  entry.published or now, now, entry.source,
+                  "hold" if hold else ("deliver" if deliver else "record"), hold],
         )
         entry.id = _s(entry_id)
         return entry.id, cast(UpsertStatus, _s(status))
@@ -152,6 +159,41 @@ class EntryStore:
     def feed_state(self) -> FeedState:
         version, changed_at = self.r.hmget(self.keys.feed_state, "version", "changed_at")
         return FeedState(int(version or 0), float(changed_at or 0.0))
+
+    def known(self, entries: list[Entry]) -> list[bool]:
+        """Whether the store already has each entry (by any identity), in one round trip."""
+        pipe = self.r.pipeline(transaction=False)
+        counts = []
+        for e in entries:
+            ids = identity.identity_keys(e.guid, e.link, e.post_id, e.fingerprint)
+            counts.append(len(ids))
+            for kind, value in ids:
+                pipe.exists(self.keys.identity(kind, value))
+        results = iter(pipe.execute())
+        # Take each entry's n answers whole (any() on a generator would stop early and shift
+        # every later entry's answers).
+        return [any([next(results) for _ in range(n)]) for n in counts]
+
+    # Held entries: a flood waiting for a person to approve or discard it.
+    def held(self) -> dict[str, str]:
+        """entry id -> why it is held, oldest first."""
+        ids = [_s(i) for i in self.r.zrange(self.keys.held, 0, -1)]  # type: ignore[union-attr]
+        pipe = self.r.pipeline(transaction=False)
+        for eid in ids:
+            pipe.hget(self.keys.entry(eid), "held")
+        return {eid: _s(why or "") for eid, why in zip(ids, pipe.execute(), strict=True)}
+
+    def release(self, entry_id: str, *, deliver: bool) -> bool:
+        """End a hold: into the outbox (approved) or not (discarded). False if not held."""
+        pipe = self.r.pipeline()
+        pipe.zrem(self.keys.held, entry_id)
+        pipe.hdel(self.keys.entry(entry_id), "held")
+        if deliver:
+            pipe.zadd(self.keys.outbox, {entry_id: time.time() - 3600})
+        removed, *_ = pipe.execute()
+        if not removed and deliver:
+            self.r.zrem(self.keys.outbox, entry_id)
+        return bool(removed)
 
     # The outbox: new entries not yet fanned out to their targets.
     def outbox(self, older_than: float | None = None, limit: int = 500) -> list[str]:

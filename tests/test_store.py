@@ -114,3 +114,12 @@ def test_find_by_id_guid_or_url(r, prefix) -> None:
     assert s.find("https://blog.example/?p=7").id == eid
     assert s.find("https://blog.example/2025/01/01/a-post/").id == eid
     assert s.find("https://blog.example/nope") is None
+
+
+def test_known_answers_each_entry_in_order(r, prefix) -> None:
+    s = store(r, prefix)
+    a = entry(guid="g-a", link="https://blog.example/a", post_id="")
+    s.upsert(a)
+    fresh = [entry(guid=f"g-{i}", link=f"https://blog.example/new-{i}", post_id="",
+                   content_html=f"<p>{i}</p>") for i in range(3)]
+    assert s.known([a, fresh[0], a, fresh[1], fresh[2]]) == [True, False, True, False, False]
