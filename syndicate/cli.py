@@ -258,6 +258,56 @@ def preview(config_path: str | None, entry: str, target: str | None, out_dir: st
 
 @main.command()
 @config_option
+@click.argument("source")
+@click.option("--since", default=None, metavar="DATE", help="Only posts published on or after "
+              "this date (YYYY-MM-DD).")
+@click.option("--limit", type=int, default=None, help="Only the newest N of them.")
+@click.option("--target", default=None, help="Only this target (a digest target only if named).")
+@click.option("--dry-run", is_flag=True, help="List what would be sent; change nothing.")
+def backfill(config_path: str | None, source: str, since: str | None, limit: int | None,
+             target: str | None, dry_run: bool) -> None:
+    """Bring SOURCE's older posts over on purpose: pages back, oldest first."""
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from . import backfill as bf
+
+    rt = runtime_for(config_path)
+    try:
+        start = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() \
+            if since else None
+    except ValueError:
+        raise click.BadParameter("expected YYYY-MM-DD", param_hint="--since") from None
+    try:
+        targets = bf.targets_for(rt, target)
+        err = Console(stderr=True)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      transient=True, console=err, disable=not err.is_terminal) as progress:
+            reading = progress.add_task(f"reading {source}", total=None)
+            plan = bf.plan(rt, source, since=start, limit=limit, on_page=lambda p, n: progress.update(
+                reading, description=f"reading {source}: page {p}, {n} entries"))
+            progress.remove_task(reading)
+            if dry_run:
+                progress.stop()
+                for e in plan.entries:
+                    day = datetime.fromtimestamp(e.published, UTC).strftime("%Y-%m-%d")
+                    click.echo(f"{day}  {e.title}  ->  {', '.join(targets)}")
+                click.echo(f"dry run: {len(plan.entries)} entries from {plan.pages} pages "
+                           f"({plan.scheme} paging) would go to {len(targets)} targets")
+                return
+            task = progress.add_task("queueing", total=len(plan.entries))
+            opened = bf.queue(rt, plan.entries, targets,
+                              on_entry=lambda e, n: progress.advance(task))
+    except SyndicateError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{len(plan.entries)} entries from {plan.pages} pages: {opened} deliveries queued "
+               f"(oldest first; rate limits apply)")
+
+
+@main.command()
+@config_option
 @click.argument("ref", metavar="SOURCE|ENTRY")
 def approve(config_path: str | None, ref: str) -> None:
     """Send entries the flood breaker held (all of SOURCE's, or one ENTRY)."""

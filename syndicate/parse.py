@@ -22,6 +22,7 @@ class ParsedFeed:
     self_url: str | None
     next_url: str | None  # rel="next" page, for backfill
     entries: list[Entry] = field(default_factory=list)
+    generator: str = ""
 
 
 def _when(e: Any, *names: str) -> float:
@@ -122,4 +123,5 @@ def parse_feed(body: bytes, url: str, source: str, content_type: str | None = No
         self_url=self_url,
         next_url=next_url,
         entries=entries,
+        generator=str(feed.get("generator") or ""),
     )
