@@ -31,6 +31,7 @@ from .errors import (
 from .fulltext import FullText
 from .ledger import Ledger
 from .limiter import Limiter
+from .metrics import Metrics
 from .store import EntryStore
 from .targets import Attempt, DeliveryResult, Target, build
 
@@ -58,6 +59,8 @@ class Outcome:
     state: str  # the ledger state after this call, or why nothing was done (busy, early...)
     retry_in: float | None = None
     error: str = ""
+    latency: float | None = None  # first seen -> delivered, when this call delivered
+    attempted: bool = False  # a claim was taken: this call was an attempt
 
 
 def backoff(attempts: int, base: float, cap: float, hint: float | None = None,
@@ -78,6 +81,7 @@ class Dispatcher:
         self.limiter = Limiter(store.r, store.keys)
         self.fulltext = FullText(store.r, store.keys, allow_private=config.fetch.allow_private)
         self.digests = Digests(config, store, ledger)
+        self.metrics = Metrics(store.r, store.keys)
         # One adapter (and HTTP session) per thread: a threads-pool worker shares this object.
         self._local = threading.local()
 
@@ -165,6 +169,12 @@ class Dispatcher:
 
     # -- one attempt -----------------------------------------------------------------------
     def deliver(self, entry_id: str, target_name: str) -> Outcome:
+        outcome = self._deliver(entry_id, target_name)
+        if outcome.attempted:
+            self.metrics.delivered(target_name, outcome.state, outcome.latency)
+        return outcome
+
+    def _deliver(self, entry_id: str, target_name: str) -> Outcome:
         cfg = self.config.target(target_name)
         if cfg is None or not cfg.enabled:
             return Outcome("skipped", error=f"target {target_name!r} is not enabled")
@@ -184,7 +194,7 @@ class Dispatcher:
         if entry is None:
             self.ledger.finish(entry_id, target_name, fence, "dead",
                                last_error="the entry is no longer in the store")
-            return Outcome("dead", error="entry missing")
+            return Outcome("dead", attempted=True, error="entry missing")
         updating = claim.op == "update" and bool(claim.remote_id)
         if updating and (not adapter.can_update or adapter.on_edit != "update"):
             self.ledger.finish(entry_id, target_name, fence, "delivered", op="")
@@ -216,17 +226,18 @@ class Dispatcher:
                 result = adapter.deliver(entry, attempt)
         except LeaseLost as exc:
             log.warning("%s", exc)
-            return Outcome("busy", error=str(exc))
+            return Outcome("busy", attempted=True, error=str(exc))
         except RateLimited as exc:
             wait = exc.retry_after or 1.0
             self.ledger.finish(entry_id, target_name, fence, "pending", next_at=time.time() + wait,
                                refund=True, last_error=exc.message)
-            return Outcome("pending", retry_in=wait, error=exc.message)
+            return Outcome("pending", attempted=True, retry_in=wait, error=exc.message)
         except TargetBroken as exc:
             until = self._mark_broken(adapter, exc.message)
             self.ledger.finish(entry_id, target_name, fence, "failed", next_at=until, refund=True,
                                last_error=f"target broken: {exc.message}")
-            return Outcome("failed", retry_in=until - time.time(), error=exc.message)
+            return Outcome("failed", attempted=True, retry_in=until - time.time(),
+                           error=exc.message)
         except PermanentError as exc:
             return self._finish(entry_id, target_name, fence, "dead", exc.message)
         except AmbiguousError as exc:
@@ -255,12 +266,13 @@ class Dispatcher:
                         entry_id, target_name)
         log.info("%s %s -> %s %s%s", "updated" if updating else "delivered", entry_id,
                  target_name, result.remote_url, " (adopted existing)" if result.adopted else "")
-        return Outcome("delivered")
+        return Outcome("delivered", attempted=True,
+                       latency=time.time() - (entry.first_seen or started))
 
     def _finish(self, entry_id: str, target: str, fence: int, state: str, error: str) -> Outcome:
         self.ledger.finish(entry_id, target, fence, state, last_error=error)  # type: ignore[arg-type]
         log.warning("delivery %s -> %s %s: %s", entry_id, target, state, error)
-        return Outcome(state, error=error)
+        return Outcome(state, attempted=True, error=error)
 
     def _retry(self, cfg: TargetConfig, entry_id: str, fence: int, attempts: int, error: str,
                hint: float | None) -> Outcome:
@@ -273,7 +285,7 @@ class Dispatcher:
                            last_error=error)
         log.info("delivery %s -> %s failed (attempt %d), retry in %.1fs: %s", entry_id, cfg.name,
                  attempts, delay, error)
-        return Outcome("failed", retry_in=delay, error=error)
+        return Outcome("failed", attempted=True, retry_in=delay, error=error)
 
     # -- the reconciler --------------------------------------------------------------------
     def reconcile(self, *, now: float | None = None) -> int:

@@ -37,6 +37,7 @@ DIGEST = "digest"  # collected:<target> zset, periods:<target> hash, items:<id> 
 WEBSUB_CHECK = "websub:check"  # string with TTL: subscriptions were checked this hour
 WEBHOOK_SEEN = "webhook:seen"  # string with TTL: a webhook-id already handled
 WORKER_HEARTBEAT = "heartbeat:worker"  # string with TTL, set by each worker
+METRICS = "metrics"  # hash: counters every process adds to, read by /metrics
 
 # Celery's own keys go under this sub-prefix (kombu's `global_keyprefix`).
 CELERY = "celery"
@@ -112,6 +113,10 @@ class Keys:
     @property
     def websub_check(self) -> str:
         return self._k(WEBSUB_CHECK)
+
+    @property
+    def metrics(self) -> str:
+        return self._k(METRICS)
 
     def webhook_seen(self, webhook_id: str) -> str:
         return self._k(WEBHOOK_SEEN, webhook_id)

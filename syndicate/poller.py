@@ -20,6 +20,7 @@ from .config import Config, SourceConfig
 from .errors import FeedError, FetchError, UnknownSourceError
 from .fetch import fetch
 from .keys import Keys
+from .metrics import Metrics
 from .parse import parse_feed
 from .store import EntryStore
 
@@ -42,6 +43,7 @@ class PollResult:
     seen: int = 0
     error: str = ""
     parsed: bool = False
+    code: int | None = None  # the HTTP status of the fetch
 
 
 def _s(v: bytes | str | None) -> str:
@@ -57,6 +59,7 @@ class Poller:
         self.store = store
         self.session = session or requests.Session()
         self._unlock = r.register_script(_UNLOCK)
+        self.metrics = Metrics(r, keys)
         self.parses = 0  # feedparser calls made by this poller (the benchmarks count them)
 
     def source(self, name: str) -> SourceConfig:
@@ -75,9 +78,13 @@ class Poller:
         if not self.r.set(lock, token, nx=True, px=int((src.timeout * 3 + 10) * 1000)):
             return PollResult(name, "busy")
         try:
-            return self._poll(src)
+            result = self._poll(src)
         finally:
             self._unlock(keys=[lock], args=[token])
+        self.metrics.count(("polls", (name, result.status), 1),
+                           ("fetch", (name, str(result.code or "error")), 1),
+                           ("entries", (name,), len(result.new) + len(result.held)))
+        return result
 
     def _poll(self, src: SourceConfig) -> PollResult:
         key = self.keys.source(src.name)
@@ -94,14 +101,14 @@ class Poller:
         if fetched.not_modified:
             self.r.hset(key, mapping={**base, "last_status": "304", "last_error": "",
                                       "failures": 0})
-            return PollResult(src.name, "not-modified")
+            return PollResult(src.name, "not-modified", code=304)
         body_hash = fetched.body_hash
         if body_hash == state.get("body_hash") and state.get("initialized"):
             # The server ignored our validators but sent the same bytes: nothing to parse.
             self.r.hset(key, mapping={**base, "last_status": "200", "last_error": "",
                                       "failures": 0, "etag": fetched.etag or "",
                                       "last_modified": fetched.last_modified or ""})
-            return PollResult(src.name, "unchanged")
+            return PollResult(src.name, "unchanged", code=200)
         try:
             self.parses += 1
             feed = parse_feed(fetched.body, fetched.url, src.name, fetched.content_type)
@@ -110,7 +117,7 @@ class Poller:
         first = not state.get("initialized")
         deliver = not first or src.backfill
         result = PollResult(src.name, "new" if deliver else "baseline", seen=len(feed.entries),
-                            parsed=True)
+                            parsed=True, code=200)
         entries = sorted(feed.entries, key=lambda e: e.published)
         hold = ""
         if deliver and not (first and src.backfill):
@@ -154,7 +161,7 @@ class Poller:
         pipe.hincrby(key, "failures", 1)
         pipe.execute()
         log.warning("source %s: %s", src.name, error)
-        return PollResult(src.name, "error", error=error)
+        return PollResult(src.name, "error", error=error, code=status)
 
     def claim_due(self, src: SourceConfig) -> bool:
         """True once per `poll_interval` across every scheduler: the one that should enqueue."""

@@ -143,6 +143,13 @@ def create_app(rt: Runtime) -> Flask:
                 items = [d for d in items if d[key] == request.args[key]]
         return jsonify(items)
 
+    @app.get("/metrics")
+    def metrics() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        from .metrics import render
+        return Response(render(rt.redis, rt.keys), content_type=CONTENT_TYPE_LATEST)
+
     @app.get("/healthz")
     def healthz() -> Response:
         body: dict[str, Any] = {}

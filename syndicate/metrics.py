@@ -1,0 +1,125 @@
+"""Prometheus metrics that every process contributes to and the web process serves.
+
+Workers, the scheduler and the web app are separate processes (often separate hosts), so counts
+live in Redis: one hash of counters, written in one pipelined round trip per event. `/metrics`
+reads them at scrape time through a prometheus-client collector, along with what is cheapest
+read directly: deliveries by target and state, and the queue's length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from .keys import Keys
+from .ledger import split_member
+from .queue import QUEUE
+
+LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400)
+COUNTERS = {
+    "polls": ("syndicate_polls_total", "Polls of a source, by outcome", ("source", "status")),
+    "fetch": ("syndicate_fetch_responses_total", "HTTP status of source fetches",
+              ("source", "code")),
+    "entries": ("syndicate_entries_seen_total", "New entries found in a source", ("source",)),
+    "attempts": ("syndicate_delivery_attempts_total", "Delivery attempts, by outcome",
+                 ("target", "outcome")),
+    "retries": ("syndicate_delivery_retries_total", "Attempts that will be retried",
+                ("target",)),
+}
+SEP = "\x1f"
+
+
+class Metrics:
+    def __init__(self, r: redis.Redis, keys: Keys) -> None:
+        self.r = r
+        self.keys = keys
+
+    def count(self, *events: tuple[str, tuple[str, ...], int]) -> None:
+        """Add to counters: (name, label values, amount) each, in one round trip."""
+        pipe = self.r.pipeline(transaction=False)
+        for name, labels, n in events:
+            pipe.hincrby(self.keys.metrics, SEP.join((name, *labels)), n)
+        pipe.execute()
+
+    def delivered(self, target: str, outcome: str, latency: float | None) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hincrby(self.keys.metrics, SEP.join(("attempts", target, outcome)), 1)
+        if outcome == "failed":
+            pipe.hincrby(self.keys.metrics, SEP.join(("retries", target)), 1)
+        if latency is not None:
+            for le in LATENCY_BUCKETS:
+                if latency <= le:
+                    pipe.hincrby(self.keys.metrics, SEP.join(("latency", target, str(le))), 1)
+            pipe.hincrby(self.keys.metrics, SEP.join(("latency", target, "+Inf")), 1)
+            pipe.hincrbyfloat(self.keys.metrics, SEP.join(("latency_sum", target)), latency)
+        pipe.execute()
+
+
+class RedisCollector(Collector):
+    def __init__(self, r: redis.Redis, keys: Keys) -> None:
+        self.r = r
+        self.keys = keys
+
+    def collect(self) -> Iterator[Any]:
+        raw: dict[bytes, bytes] = self.r.hgetall(self.keys.metrics)  # type: ignore[assignment]
+        values = {k.decode(): v.decode() for k, v in raw.items()}
+        for short, (name, doc, labels) in COUNTERS.items():
+            fam = CounterMetricFamily(name, doc, labels=list(labels))
+            for key, value in values.items():
+                parts = key.split(SEP)
+                if parts[0] == short and len(parts) == len(labels) + 1:
+                    fam.add_metric(parts[1:], float(value))
+            yield fam
+        yield from self._latency(values)
+        yield self._states()
+        queue = GaugeMetricFamily("syndicate_queue_length", "Messages waiting in the queue")
+        # kombu keeps one list per priority step: "<queue>" and "<queue>\x06\x16<n>".
+        prefix = self.keys.celery_prefix + QUEUE
+        pipe = self.r.pipeline(transaction=False)
+        for suffix in ("", "\x06\x163", "\x06\x166", "\x06\x169"):
+            pipe.llen(prefix + suffix)
+        queue.add_metric([], float(sum(pipe.execute())))
+        yield queue
+
+    def _latency(self, values: dict[str, str]) -> Iterator[Any]:
+        fam = HistogramMetricFamily("syndicate_delivery_latency_seconds",
+                                    "From first seeing an entry to its delivery",
+                                    labels=["target"])
+        targets = {k.split(SEP)[1] for k in values if k.startswith("latency" + SEP)}
+        for target in sorted(targets):
+            buckets = [(str(le) if le != "+Inf" else "+Inf",
+                        float(values.get(SEP.join(("latency", target, str(le))), 0)))
+                       for le in [*LATENCY_BUCKETS, "+Inf"]]
+            total = float(values.get(SEP.join(("latency_sum", target)), 0))
+            fam.add_metric([target], buckets, total)
+        yield fam
+
+    def _states(self) -> GaugeMetricFamily:
+        fam = GaugeMetricFamily("syndicate_deliveries", "Deliveries by target and state",
+                                labels=["target", "state"])
+        members: list[bytes] = self.r.zrange(self.keys.deliveries, 0, -1)  # type: ignore[assignment]
+        pipe = self.r.pipeline(transaction=False)
+        for m in members:
+            pipe.hget(self.keys.delivery(*split_member(m)), "state")
+        counts: dict[tuple[str, str], int] = {}
+        for m, state in zip(members, pipe.execute(), strict=True):
+            key = (split_member(m)[1], state.decode() if state else "missing")
+            counts[key] = counts.get(key, 0) + 1
+        held = self.r.zcard(self.keys.held)
+        for (target, state), n in sorted(counts.items()):
+            fam.add_metric([target, state], n)
+        if held:
+            fam.add_metric(["*", "held"], float(held))  # type: ignore[arg-type]
+        return fam
+
+
+def render(r: redis.Redis, keys: Keys) -> bytes:
+    registry = CollectorRegistry()
+    registry.register(RedisCollector(r, keys))
+    return bytes(generate_latest(registry))
+
