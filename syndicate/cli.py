@@ -26,11 +26,9 @@ DEFAULT_DATA = Path(".syndicate")
 
 
 def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    from . import logs
+
+    logs.setup(level)
 
 
 def config_option(f: F) -> F:
@@ -48,6 +46,9 @@ def load_config(config_path: str | None) -> Config:
         raise click.ClickException(str(exc)) from None
     # Children and the worker app read the same file.
     os.environ[config_mod.CONFIG_ENV] = str(cfg.path)
+    from . import logs
+
+    logs.mask(config_mod.secrets(cfg))
     return cfg
 
 

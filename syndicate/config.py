@@ -407,6 +407,24 @@ def parse(data: dict[str, Any], env: dict[str, str] | os._Environ[str] | None = 
     )
 
 
+def secrets(cfg: Config) -> list[str]:
+    """Every secret in the config, so logs and errors can mask them."""
+    from .targets import registry
+
+    out = [cfg.webhook.secret.decode(errors="replace")] if cfg.webhook.secret else []
+    for t in cfg.targets:
+        adapter = registry.get(t.kind)
+        for key, opt in (adapter.options.items() if adapter else ()):
+            if opt.secret and t.options.get(key):
+                out.append(str(t.options[key]))
+        if t.kind == "ghost" or t.kind == "ghost_newsletter":
+            out.append(str(t.options.get("admin_key", "")).partition(":")[2])
+    url = cfg.redis.url or ""
+    if "@" in url and ":" in url.split("@", 1)[0].rsplit("/", 1)[-1]:
+        out.append(url.split("@", 1)[0].rsplit(":", 1)[-1])  # a Redis password
+    return [s for s in out if s]
+
+
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     if explicit:
         return Path(explicit)

@@ -265,13 +265,17 @@ class Dispatcher:
             log.warning("delivery %s -> %s succeeded after its claim was taken over",
                         entry_id, target_name)
         log.info("%s %s -> %s %s%s", "updated" if updating else "delivered", entry_id,
-                 target_name, result.remote_url, " (adopted existing)" if result.adopted else "")
+                 target_name, result.remote_url, " (adopted existing)" if result.adopted else "",
+                 extra={"event": "delivery.outcome", "entry": entry_id, "target": target_name,
+                        "state": "delivered", "attempt": claim.attempts,
+                        "ms": int((time.time() - started) * 1000)})
         return Outcome("delivered", attempted=True,
                        latency=time.time() - (entry.first_seen or started))
 
     def _finish(self, entry_id: str, target: str, fence: int, state: str, error: str) -> Outcome:
         self.ledger.finish(entry_id, target, fence, state, last_error=error)  # type: ignore[arg-type]
-        log.warning("delivery %s -> %s %s: %s", entry_id, target, state, error)
+        log.warning("delivery %s -> %s %s: %s", entry_id, target, state, error, extra={
+            "event": "delivery.outcome", "entry": entry_id, "target": target, "state": state})
         return Outcome(state, attempted=True, error=error)
 
     def _retry(self, cfg: TargetConfig, entry_id: str, fence: int, attempts: int, error: str,
@@ -284,7 +288,9 @@ class Dispatcher:
         self.ledger.finish(entry_id, cfg.name, fence, "failed", next_at=time.time() + delay,
                            last_error=error)
         log.info("delivery %s -> %s failed (attempt %d), retry in %.1fs: %s", entry_id, cfg.name,
-                 attempts, delay, error)
+                 attempts, delay, error, extra={
+                     "event": "delivery.outcome", "entry": entry_id, "target": cfg.name,
+                     "state": "failed", "attempt": attempts, "retry_in": round(delay, 1)})
         return Outcome("failed", attempted=True, retry_in=delay, error=error)
 
     # -- the reconciler --------------------------------------------------------------------

@@ -64,8 +64,17 @@ class Runtime:
 
     def poll(self, source: str) -> PollResult:
         """Poll one source now and fan its new entries out to the targets."""
+        started = time.monotonic()
         result = self.poller.poll(source)
+        log.info("poll %s: %s, %d new", source, result.status, len(result.new), extra={
+            "event": "poll", "source": source, "status": result.status, "new": len(result.new),
+            "held": len(result.held), "code": result.code or "",
+            "ms": int((time.monotonic() - started) * 1000)})
         for entry_id in result.new:
+            entry = self.store.get(entry_id)
+            log.info("new entry %s: %s", entry_id, entry.title if entry else "", extra={
+                "event": "entry.new", "entry": entry_id, "source": source,
+                "link": entry.link if entry else ""})
             self.dispatcher.fan_out(entry_id)
         for entry_id in result.changed:
             self.dispatcher.edited(entry_id)
