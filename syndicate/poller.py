@@ -44,6 +44,7 @@ class PollResult:
     error: str = ""
     parsed: bool = False
     code: int | None = None  # the HTTP status of the fetch
+    feed_changed: bool = False  # an entry was added to or changed in the merged feed
 
 
 def _s(v: bytes | str | None) -> str:
@@ -131,6 +132,7 @@ class Poller:
         # Oldest first, so that targets receive posts in the order they were written.
         for entry in entries:
             entry_id, status = self.store.upsert(entry, deliver=deliver, hold=hold, now=now)
+            result.feed_changed |= status in ("new", "changed")
             if status == "new" and hold:
                 result.held.append(entry_id)
             elif status == "new":

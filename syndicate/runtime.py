@@ -78,6 +78,8 @@ class Runtime:
             self.dispatcher.fan_out(entry_id)
         for entry_id in result.changed:
             self.dispatcher.edited(entry_id)
+        if result.feed_changed:
+            websub.ping_hub(self.config.site, self.poller.session)
         if result.parsed:  # the feed changed: it may name a (new) hub
             self.check_websub(source)
         return result

@@ -88,3 +88,25 @@ def subscribe(r: redis.Redis, keys: Keys, site: SiteConfig, src: SourceConfig,
         return False
     log.info("websub: asked %s to push %s to %s", hub, topic, form["hub.callback"])
     return True
+
+
+def feed_urls(site: SiteConfig) -> list[str]:
+    return [urljoin(site.url, name) for name in ("feed.xml", "feed.atom", "feed.json")]
+
+
+def ping_hub(site: SiteConfig, session: requests.Session | None = None) -> bool:
+    """Tell the readers' hub that the merged feed changed (`hub.mode=publish`), so it pushes the
+    new entries to subscribers at once instead of waiting for their next poll."""
+    if not site.hub:
+        return False
+    form = [("hub.mode", "publish"), *(("hub.url", u) for u in feed_urls(site))]
+    try:
+        resp = (session or requests).post(site.hub, data=form, timeout=15,
+                                          headers={"User-Agent": USER_AGENT})
+    except requests.RequestException as exc:
+        log.warning("websub: cannot ping hub %s: %s", site.hub, exc)
+        return False
+    if resp.status_code >= 300:
+        log.warning("websub: hub %s answered the ping with HTTP %d", site.hub, resp.status_code)
+        return False
+    return True

@@ -216,3 +216,40 @@ def test_websub_never_asks_a_remote_hub_to_call_loopback(make_runtime, feed_serv
     rt.poll("blogger")
     assert rt.check_websub("blogger") is False
     assert not rt.poller.state("blogger").get("websub_hub")
+
+
+def test_readers_hub_is_named_and_pinged(make_runtime, feed_server) -> None:
+    from urllib.parse import parse_qs
+
+    from .fakes.http import LoopbackServer, Reply, Request
+    from .test_poller import with_new_post
+
+    class Hub(LoopbackServer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pings: list[dict[str, list[str]]] = []
+
+        def handle(self, request: Request) -> Reply:
+            self.pings.append(parse_qs(request.body.decode()))
+            return Reply(204, b"")
+
+    hub = Hub().start()
+    try:
+        rt, _ = make_runtime(sources=sources(feed_server),
+                             site={"title": "S", "url": "http://127.0.0.1:8080/", "hub": hub.url})
+        client = create_app(rt).test_client()
+        atom = feedparser.parse(client.get("/feed.atom").data)
+        assert {"rel": "hub", "href": hub.url} in [
+            {"rel": link.get("rel"), "href": link.get("href")} for link in atom.feed.links]
+        assert client.get("/feed.json").get_json()["hubs"] == [{"type": "WebSub", "url": hub.url}]
+        rt.poll("blogger")  # the baseline changes the merged feed too
+        feed_server.put("/feeds/posts/default", with_new_post(fixture_bytes("blogger-atom.xml")))
+        rt.poll("blogger")
+        rt.poll("blogger")  # nothing changed: no ping
+        assert len(hub.pings) == 2
+        assert hub.pings[-1]["hub.mode"] == ["publish"]
+        assert hub.pings[-1]["hub.url"] == ["http://127.0.0.1:8080/feed.xml",
+                                            "http://127.0.0.1:8080/feed.atom",
+                                            "http://127.0.0.1:8080/feed.json"]
+    finally:
+        hub.stop()
