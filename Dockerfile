@@ -4,7 +4,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY syndicate ./syndicate
 COPY workers ./workers
-RUN pip install --no-cache-dir . && useradd --create-home syndicate && mkdir /data \
+RUN pip install --no-cache-dir ".[flower]" && useradd --create-home syndicate && mkdir /data \
     && chown syndicate /data
 COPY config ./config
 USER syndicate

@@ -106,8 +106,9 @@ def web(config_path: str | None, host: str, port: int, threads: int) -> None:
               type=click.Choice(["threads", "prefork", "solo"]),
               help="Deliveries wait on the network, so threads serve them in one process.")
 @click.option("--hostname", default=None, help="Celery node name (default: syndicate@HOST:PID).")
+@click.option("--events", is_flag=True, help="Send task events (for Flower).")
 def worker(config_path: str | None, concurrency: int | None, pool: str,
-           hostname: str | None) -> None:
+           hostname: str | None, events: bool) -> None:
     """Run a Celery worker that polls sources and delivers entries."""
     cfg = load_config(config_path)
     from workers.app import app
@@ -116,6 +117,8 @@ def worker(config_path: str | None, concurrency: int | None, pool: str,
             "--pool", pool, "--concurrency", str(concurrency or cfg.worker.concurrency),
             "--queues", "syndicate", "--without-gossip", "--without-mingle",
             "--hostname", hostname or f"syndicate@%h:{os.getpid()}"]
+    if events:
+        argv.append("--task-events")
     app.worker_main(argv)
 
 

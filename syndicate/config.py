@@ -89,6 +89,16 @@ class TargetConfig:
 
 
 @dataclass(frozen=True)
+class AdminConfig:
+    password: str | None = None  # the status page's login
+    token: str | None = None  # or `Authorization: Bearer <token>`, for scripts
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.password or self.token)
+
+
+@dataclass(frozen=True)
 class WorkerConfig:
     retry_base: float = 10.0  # first retry after about this long, doubling each time
     retry_cap: float = 6 * 3600.0
@@ -112,6 +122,7 @@ class Config:
     redis: RedisConfig = field(default_factory=RedisConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
     path: Path | None = None
 
     def source(self, name: str) -> SourceConfig | None:
@@ -289,6 +300,17 @@ def _name(s: _Section, seen: set[str]) -> str:
     return name
 
 
+def _admin(data: Any) -> AdminConfig:
+    s = _Section(data or {}, "admin")
+    cfg = AdminConfig(password=s.string("password"), token=s.string("token"))
+    for key in ("password", "token"):
+        value = getattr(cfg, key)
+        if value is not None and len(value) < 12:
+            raise ConfigError(s.key(key), "use at least 12 characters")
+    s.unknown({"password", "token"})
+    return cfg
+
+
 def _fetch(data: Any) -> FetchConfig:
     s = _Section(data or {}, "fetch")
     cfg = FetchConfig(allow_private=s.flag("allow_private", False))
@@ -393,7 +415,7 @@ def parse(data: dict[str, Any], env: dict[str, str] | os._Environ[str] | None = 
     env = os.environ if env is None else env
     data = expand_env(data, env)
     top = _Section(data, "")
-    top.unknown({"site", "webhook", "sources", "targets", "redis", "worker", "fetch"})
+    top.unknown({"site", "webhook", "sources", "targets", "redis", "worker", "fetch", "admin"})
     fetch = _fetch(data.get("fetch"))
     return Config(
         site=_site(data.get("site")),
@@ -403,6 +425,7 @@ def parse(data: dict[str, Any], env: dict[str, str] | os._Environ[str] | None = 
         targets=_targets(data.get("targets")),
         redis=_redis(data.get("redis"), env),
         worker=_worker(data.get("worker")),
+        admin=_admin(data.get("admin")),
         path=path,
     )
 
@@ -412,6 +435,7 @@ def secrets(cfg: Config) -> list[str]:
     from .targets import registry
 
     out = [cfg.webhook.secret.decode(errors="replace")] if cfg.webhook.secret else []
+    out += [s for s in (cfg.admin.password, cfg.admin.token) if s]
     for t in cfg.targets:
         adapter = registry.get(t.kind)
         for key, opt in (adapter.options.items() if adapter else ()):

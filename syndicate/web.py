@@ -10,12 +10,13 @@ import json
 import logging
 import time
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import redis
 from flask import Flask, Response, jsonify, request
 
-from . import signing
+from . import admin, signing
 from .feed import FeedCache
 from .runtime import Runtime
 
@@ -43,8 +44,9 @@ def _not_modified(req_etag: str | None, req_since: str | None, etag: str, last_m
 
 
 def create_app(rt: Runtime) -> Flask:
-    app = Flask("syndicate")
+    app = Flask("syndicate", template_folder=str(Path(__file__).parent / "templates"))
     app.config["MAX_CONTENT_LENGTH"] = rt.config.webhook.max_body
+    admin.install(app, rt)
     feeds = FeedCache(rt.store, rt.config.site)
     app.extensions["syndicate"] = rt
     app.extensions["syndicate.feeds"] = feeds
@@ -134,7 +136,12 @@ def create_app(rt: Runtime) -> Flask:
         rt.queue.poll(name)
         return Response(status=202)
 
+    def protected(f):  # type: ignore[no-untyped-def]
+        # Behind the login once [admin] is set; open otherwise, as it always was.
+        return app.extensions["syndicate.login_required"](f) if rt.config.admin.enabled else f
+
     @app.get("/api/deliveries")
+    @protected
     def deliveries() -> Response:
         limit = min(max(request.args.get("limit", 1000, type=int) or 1000, 1), 10000)
         items = rt.deliveries(limit=limit)

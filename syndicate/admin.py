@@ -1,0 +1,246 @@
+"""The status page: what went where, at a glance, and the buttons to settle what needs a person.
+
+`GET /` lists recent entries with one cell per target (delivered with a link, pending, waiting
+with when and why, unknown, dead with the platform's message, held), filterable by state and
+target. Actions (`POST /actions/...`) retry, approve, discard and resolve. Everything here needs
+a login (`[admin] password`) or `Authorization: Bearer <[admin] token>`; forms carry a CSRF
+token tied to the session. Without an `[admin]` table the page is off.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from .digest import Digests
+from .errors import SyndicateError
+from .ledger import Delivery
+from .runtime import Runtime
+
+F = TypeVar("F", bound=Callable[..., Any])
+LOGIN_FAILURES = 10  # per address per window, then 429
+LOGIN_WINDOW = 600
+
+
+@dataclass
+class Cell:
+    state: str  # delivered | pending | sending | waiting | unknown | dead | held | digest | none
+    detail: str = ""
+    url: str = ""
+    when: str = ""
+
+
+@dataclass
+class Row:
+    entry_id: str
+    title: str
+    link: str
+    source: str
+    published: str
+    held: str = ""
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC") if ts else ""
+
+
+def cell(d: Delivery | None, *, digest: bool, now: float) -> Cell:
+    if d is None:
+        return Cell("digest" if digest else "none")
+    if d.state == "delivered":
+        return Cell("delivered", url=d.remote_url, when=_when(d.updated_at))
+    if d.state in ("failed", "pending") and d.next_at > now + 1:
+        return Cell("waiting", detail=d.last_error, when=_when(d.next_at))
+    if d.state == "failed":
+        return Cell("pending", detail=d.last_error)
+    return Cell(d.state, detail=d.last_error, when=_when(d.updated_at))
+
+
+def rows(rt: Runtime, *, state: str = "", target: str = "", limit: int = 100) -> list[Row]:
+    targets = [t for t in rt.config.enabled_targets]
+    entries = rt.store.latest(limit)
+    held = rt.store.held()
+    for eid in held:
+        if eid not in {e.id for e in entries}:
+            e = rt.store.get(eid)
+            if e:
+                entries.insert(0, e)
+    pipe = rt.redis.pipeline(transaction=False)
+    for e in entries:
+        for t in targets:
+            pipe.hgetall(rt.keys.delivery(e.id, t.name))
+    answers = iter(pipe.execute())
+    now = time.time()
+    out = []
+    for e in entries:
+        row = Row(e.id, e.title, e.link, e.source, _when(e.published), held=held.get(e.id, ""))
+        for t in targets:
+            raw = next(answers)
+            row.cells[t.name] = Cell("held", detail=row.held) if row.held else cell(
+                Delivery.from_hash(raw) if raw else None, digest=Digests.wants(t), now=now)
+        if state and not any(c.state == state for name, c in row.cells.items()
+                             if not target or name == target):
+            continue
+        if target and not state and row.cells.get(target, Cell("none")).state == "none":
+            continue
+        out.append(row)
+    return out
+
+
+def _secret_key(rt: Runtime) -> bytes:
+    """One signing key per installation, shared by every web process through Redis."""
+    key = rt.keys.prefix + ":web:session-key"
+    rt.redis.set(key, secrets.token_hex(32), nx=True)
+    return bytes(rt.redis.get(key) or b"")  # type: ignore[arg-type]
+
+
+def install(app: Flask, rt: Runtime) -> None:
+    admin = rt.config.admin
+    app.secret_key = _secret_key(rt)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_NAME="syndicate_session",
+                      PERMANENT_SESSION_LIFETIME=7 * 86400)
+    bp = Blueprint("admin", __name__)
+
+    def bearer_ok() -> bool:
+        header = request.headers.get("Authorization", "")
+        return bool(admin.token) and header.startswith("Bearer ") and hmac.compare_digest(
+            header[7:].encode(), str(admin.token).encode())
+
+    def authed() -> bool:
+        return bool(session.get("admin")) or bearer_ok()
+
+    def login_required(f: F) -> F:
+        @wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not admin.enabled:
+                abort(Response("The status page is off: set [admin] password (or token) in the "
+                               "config to turn it on.", status=403, content_type="text/plain"))
+            if not authed():
+                if request.method == "GET" and not request.path.startswith("/api/"):
+                    return redirect(url_for("admin.login", next=request.full_path))
+                abort(401)
+            if request.method == "POST" and not bearer_ok():
+                sent = request.form.get("csrf", "")
+                if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+                    abort(Response("CSRF token missing or wrong: reload the page and try again.",
+                                   status=400, content_type="text/plain"))
+            return f(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    app.extensions["syndicate.login_required"] = login_required
+
+    @app.context_processor
+    def csrf() -> dict[str, str]:
+        if "csrf" not in session:
+            session["csrf"] = secrets.token_urlsafe(32)
+        return {"csrf_token": session["csrf"]}
+
+    @bp.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        if not admin.password:
+            abort(Response("No [admin] password is set.", status=403, content_type="text/plain"))
+        error = ""
+        if request.method == "POST":
+            throttle = f"{rt.keys.prefix}:web:login-failures:{request.remote_addr}"
+            if int(rt.redis.get(throttle) or 0) >= LOGIN_FAILURES:
+                return Response("Too many failed logins; wait ten minutes.", status=429)
+            if hmac.compare_digest(request.form.get("password", "").encode(),
+                                   str(admin.password).encode()):
+                session.clear()
+                session.permanent = True
+                session["admin"] = True
+                session["csrf"] = secrets.token_urlsafe(32)
+                target = request.args.get("next", "/")
+                return redirect(target if target.startswith("/") and not target.startswith(
+                    "//") else "/")
+            pipe = rt.redis.pipeline()
+            pipe.incr(throttle)
+            pipe.expire(throttle, LOGIN_WINDOW)
+            pipe.execute()
+            error = "That is not the password."
+        return render_template("login.html", error=error, site=rt.config.site)
+
+    @bp.post("/logout")
+    @login_required
+    def logout() -> Any:
+        session.clear()
+        return redirect(url_for("admin.login"))
+
+    @bp.get("/")
+    @login_required
+    def status() -> Any:
+        state = request.args.get("state", "")
+        target = request.args.get("target", "")
+        return render_template(
+            "status.html", rows=rows(rt, state=state, target=target), site=rt.config.site,
+            targets=[t.name for t in rt.config.enabled_targets], state=state, target=target,
+            states=["delivered", "pending", "waiting", "unknown", "dead", "held"],
+            sources=[s.name for s in rt.config.enabled_sources],
+            held_sources=sorted({r.source for r in rows(rt, state="held")}))
+
+    @bp.post("/actions/<action>")
+    @login_required
+    def act(action: str) -> Any:
+        f = request.form
+        try:
+            message = _act(rt, action, f.get("entry", ""), f.get("target", ""), f.get("url", ""))
+        except SyndicateError as exc:
+            message = f"Nothing done: {exc}"
+        flash(message)
+        return redirect(request.referrer if request.referrer and request.referrer.startswith(
+            request.host_url) else url_for("admin.status"))
+
+    app.register_blueprint(bp)
+
+
+def _act(rt: Runtime, action: str, entry: str, target: str, url: str) -> str:
+    if action == "approve":
+        return f"Approved {len(rt.approve(entry))} held entries."
+    if action == "discard":
+        return f"Discarded {len(rt.discard(entry))} held entries."
+    if action == "retry":
+        res = rt.ledger.set_state(entry, target, "pending", allowed_from=("failed", "dead",
+                                                                          "unknown"),
+                                  attempts=0, last_error="")
+        if res != "ok":
+            raise SyndicateError(f"{entry} -> {target} is {res}")
+        rt.queue.deliver(entry, target)
+        return f"Sending {entry} to {target} again."
+    if action == "resolve":
+        if not url.startswith(("http://", "https://")):
+            raise SyndicateError("give the URL where the target has the post")
+        res = rt.ledger.set_state(entry, target, "delivered", allowed_from=("unknown", "dead"),
+                                  remote_url=url, last_error="")
+        if res != "ok":
+            raise SyndicateError(f"{entry} -> {target} is {res}")
+        return f"Marked {entry} as delivered to {target}."
+    if action == "give-up":
+        res = rt.ledger.set_state(entry, target, "dead", allowed_from=("unknown", "failed",
+                                                                       "pending"),
+                                  last_error="discarded by the operator")
+        if res != "ok":
+            raise SyndicateError(f"{entry} -> {target} is {res}")
+        return f"{entry} will not be sent to {target}."
+    abort(404)
