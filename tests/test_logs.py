@@ -5,8 +5,20 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from syndicate import config as config_mod
 from syndicate import logs
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """logs.setup replaces the root handlers; put pytest's back so later output is not lost."""
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = saved
+    root.setLevel(level)
 
 
 def test_logfmt_and_masking(capsys) -> None:
