@@ -310,17 +310,21 @@ def backfill(config_path: str | None, source: str, since: str | None, limit: int
                f"(oldest first; rate limits apply)")
 
 
+def _decide(config_path: str | None, ref: str, verb: str) -> None:
+    rt = runtime_for(config_path)
+    try:
+        done = rt.approve(ref) if verb == "approved" else rt.discard(ref)
+    except SyndicateError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{len(done)} held entries {verb}" + (" and queued" if verb == "approved" else ""))
+
+
 @main.command()
 @config_option
 @click.argument("ref", metavar="SOURCE|ENTRY")
 def approve(config_path: str | None, ref: str) -> None:
     """Send entries the flood breaker held (all of SOURCE's, or one ENTRY)."""
-    rt = runtime_for(config_path)
-    try:
-        done = rt.approve(ref)
-    except SyndicateError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"{len(done)} held entries approved and queued")
+    _decide(config_path, ref, "approved")
 
 
 @main.command()
@@ -328,12 +332,7 @@ def approve(config_path: str | None, ref: str) -> None:
 @click.argument("ref", metavar="SOURCE|ENTRY")
 def discard(config_path: str | None, ref: str) -> None:
     """Never send entries the flood breaker held (all of SOURCE's, or one ENTRY)."""
-    rt = runtime_for(config_path)
-    try:
-        done = rt.discard(ref)
-    except SyndicateError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"{len(done)} held entries discarded")
+    _decide(config_path, ref, "discarded")
 
 
 def _entry_id(rt, ref: str) -> str:  # type: ignore[no-untyped-def]

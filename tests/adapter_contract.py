@@ -1,7 +1,7 @@
 """The behaviour every blog target must show, run against its loopback platform.
 
-A test file per adapter imports these tests and supplies a `case` fixture (a `Case`); pytest then
-runs them in that file, for that adapter.
+A test file per adapter subclasses `AdapterContract` and supplies a `case` fixture (a `Case`);
+pytest then runs every test of the contract for that adapter.
 """
 
 from __future__ import annotations
@@ -38,110 +38,105 @@ def runtime(make_runtime: Any, case: Case, **overrides: Any) -> Any:
     return rt
 
 
-def test_create_points_home(make_runtime: Any, case: Case) -> None:
-    rt = runtime(make_runtime, case)
-    eid = new_entry(rt)
-    assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
-    (post,) = case.server.posts
-    link = "https://mind.blogspot.example/2025/12/post-1.html"
-    assert case.canonical(post) == link
-    assert link in case.body(post)  # the footer links home too
-    d = rt.ledger.get(eid, "blog")
-    assert d.state == "delivered" and d.remote_id and d.remote_url.startswith(case.server.url)
-    # Another wake-up call for the same delivery sends nothing.
-    assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
-    assert len(case.server.posts) == 1
+class AdapterContract:
+    """Subclass it as `class Test<Adapter>(AdapterContract)` beside a `case` fixture."""
 
-
-def test_existing_copy_is_adopted(make_runtime: Any, case: Case) -> None:
-    if case.seed is None:
-        pytest.skip("the platform cannot list an author's posts")
-    rt = runtime(make_runtime, case)
-    eid = new_entry(rt)
-    case.seed("https://mind.blogspot.example/2025/12/post-1.html")  # e.g. Redis was wiped
-    assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
-    assert len(case.server.posts) == 1
-    d = rt.ledger.get(eid, "blog")
-    assert d.extra.get("adopted") == "1" and d.remote_id
-
-
-def test_edit_updates_in_place(make_runtime: Any, case: Case) -> None:
-    rt = runtime(make_runtime, case)
-    eid = new_entry(rt)
-    assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
-    writes = case.server.writes
-    edit_entry(rt, eid, "<p>A correction, added later.</p>")
-    if not case.can_update:
-        assert rt.ledger.get(eid, "blog").state == "delivered"  # on_edit defaults to ignore
+    def test_create_points_home(self, make_runtime: Any, case: Case) -> None:
+        rt = runtime(make_runtime, case)
+        eid = new_entry(rt)
         assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
-        assert case.server.writes == writes
-        return
-    assert rt.ledger.get(eid, "blog").state == "pending"
-    assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
-    (post,) = case.server.posts
-    assert "A correction, added later." in case.body(post)
-    assert rt.ledger.get(eid, "blog").extra.get("op", "") == ""
+        (post,) = case.server.posts
+        link = "https://mind.blogspot.example/2025/12/post-1.html"
+        assert case.canonical(post) == link
+        assert link in case.body(post)  # the footer links home too
+        d = rt.ledger.get(eid, "blog")
+        assert d.state == "delivered" and d.remote_id and d.remote_url.startswith(case.server.url)
+        # Another wake-up call for the same delivery sends nothing.
+        assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
+        assert len(case.server.posts) == 1
 
+    def test_existing_copy_is_adopted(self, make_runtime: Any, case: Case) -> None:
+        if case.seed is None:
+            pytest.skip("the platform cannot list an author's posts")
+        rt = runtime(make_runtime, case)
+        eid = new_entry(rt)
+        case.seed("https://mind.blogspot.example/2025/12/post-1.html")  # e.g. Redis was wiped
+        assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
+        assert len(case.server.posts) == 1
+        d = rt.ledger.get(eid, "blog")
+        assert d.extra.get("adopted") == "1" and d.remote_id
 
-def test_edit_ignored_when_configured(make_runtime: Any, case: Case) -> None:
-    rt = runtime(make_runtime, case, on_edit="ignore")
-    eid = new_entry(rt)
-    rt.dispatcher.deliver(eid, "blog")
-    edit_entry(rt, eid)
-    assert rt.ledger.get(eid, "blog").state == "delivered"
+    def test_edit_updates_in_place(self, make_runtime: Any, case: Case) -> None:
+        rt = runtime(make_runtime, case)
+        eid = new_entry(rt)
+        assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
+        writes = case.server.writes
+        edit_entry(rt, eid, "<p>A correction, added later.</p>")
+        if not case.can_update:
+            assert rt.ledger.get(eid, "blog").state == "delivered"  # on_edit defaults to ignore
+            assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
+            assert case.server.writes == writes
+            return
+        assert rt.ledger.get(eid, "blog").state == "pending"
+        assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
+        (post,) = case.server.posts
+        assert "A correction, added later." in case.body(post)
+        assert rt.ledger.get(eid, "blog").extra.get("op", "") == ""
 
+    def test_edit_ignored_when_configured(self, make_runtime: Any, case: Case) -> None:
+        rt = runtime(make_runtime, case, on_edit="ignore")
+        eid = new_entry(rt)
+        rt.dispatcher.deliver(eid, "blog")
+        edit_entry(rt, eid)
+        assert rt.ledger.get(eid, "blog").state == "delivered"
 
-def test_401_marks_target_broken(make_runtime: Any, case: Case) -> None:
-    rt = runtime(make_runtime, case, **case.wrong_credentials)
-    eid = new_entry(rt)
-    out = rt.dispatcher.deliver(eid, "blog")
-    assert out.state == "failed"
-    d = rt.ledger.get(eid, "blog")
-    assert d.last_error.startswith("target broken:") and d.attempts == 0
-    for secret in case.wrong_credentials.values():
-        assert str(secret) not in d.last_error
-    assert case.server.posts == []
+    def test_401_marks_target_broken(self, make_runtime: Any, case: Case) -> None:
+        rt = runtime(make_runtime, case, **case.wrong_credentials)
+        eid = new_entry(rt)
+        out = rt.dispatcher.deliver(eid, "blog")
+        assert out.state == "failed"
+        d = rt.ledger.get(eid, "blog")
+        assert d.last_error.startswith("target broken:") and d.attempts == 0
+        for secret in case.wrong_credentials.values():
+            assert str(secret) not in d.last_error
+        assert case.server.posts == []
 
+    def test_validation_error_is_dead_with_the_platform_message(self, make_runtime: Any, case: Case) -> None:
+        rt = runtime(make_runtime, case)
+        eid = new_entry(rt)
+        case.server.faults.append(case.invalid)
+        out = rt.dispatcher.deliver(eid, "blog")
+        assert out.state == "dead"
+        assert case.invalid_words in rt.ledger.get(eid, "blog").last_error
 
-def test_validation_error_is_dead_with_the_platform_message(make_runtime: Any, case: Case) -> None:
-    rt = runtime(make_runtime, case)
-    eid = new_entry(rt)
-    case.server.faults.append(case.invalid)
-    out = rt.dispatcher.deliver(eid, "blog")
-    assert out.state == "dead"
-    assert case.invalid_words in rt.ledger.get(eid, "blog").last_error
+    def test_429_waits_for_retry_after(self, make_runtime: Any, case: Case) -> None:
+        rt = runtime(make_runtime, case)
+        eid = new_entry(rt)
+        case.server.faults.append(case.rate_limited)
+        before = time.time()
+        out = rt.dispatcher.deliver(eid, "blog")
+        assert out.state == "failed" and out.retry_in is not None and out.retry_in >= 7
+        assert rt.ledger.get(eid, "blog").next_at >= before + 7
+        assert rt.dispatcher.deliver(eid, "blog").state == "early"
 
+    def test_500_then_success(self, make_runtime: Any, case: Case) -> None:
+        rt = runtime(make_runtime, case)
+        eid = new_entry(rt)
+        case.server.faults.append(case.server_error)
+        assert rt.dispatcher.deliver(eid, "blog").state == "failed"
+        assert drive(rt, eid, "blog").state == "delivered"
+        assert len(case.server.posts) == 1
 
-def test_429_waits_for_retry_after(make_runtime: Any, case: Case) -> None:
-    rt = runtime(make_runtime, case)
-    eid = new_entry(rt)
-    case.server.faults.append(case.rate_limited)
-    before = time.time()
-    out = rt.dispatcher.deliver(eid, "blog")
-    assert out.state == "failed" and out.retry_in is not None and out.retry_in >= 7
-    assert rt.ledger.get(eid, "blog").next_at >= before + 7
-    assert rt.dispatcher.deliver(eid, "blog").state == "early"
-
-
-def test_500_then_success(make_runtime: Any, case: Case) -> None:
-    rt = runtime(make_runtime, case)
-    eid = new_entry(rt)
-    case.server.faults.append(case.server_error)
-    assert rt.dispatcher.deliver(eid, "blog").state == "failed"
-    assert drive(rt, eid, "blog").state == "delivered"
-    assert len(case.server.posts) == 1
-
-
-def test_timeout_after_success(make_runtime: Any, case: Case) -> None:
-    rt = runtime(make_runtime, case)
-    eid = new_entry(rt)
-    case.server.faults.append("commit-then-drop")
-    out = drive(rt, eid, "blog")
-    assert len(case.server.posts) == 1  # never a second copy
-    if case.seed is None:
-        assert out.state == "unknown"
-        assert "may have the post" in rt.ledger.get(eid, "blog").last_error
-        assert rt.dispatcher.deliver(eid, "blog").state == "unknown"  # not retried on its own
-    else:
-        assert out.state == "delivered"
-        assert rt.ledger.get(eid, "blog").extra.get("adopted") == "1"
+    def test_timeout_after_success(self, make_runtime: Any, case: Case) -> None:
+        rt = runtime(make_runtime, case)
+        eid = new_entry(rt)
+        case.server.faults.append("commit-then-drop")
+        out = drive(rt, eid, "blog")
+        assert len(case.server.posts) == 1  # never a second copy
+        if case.seed is None:
+            assert out.state == "unknown"
+            assert "may have the post" in rt.ledger.get(eid, "blog").last_error
+            assert rt.dispatcher.deliver(eid, "blog").state == "unknown"  # not retried on its own
+        else:
+            assert out.state == "delivered"
+            assert rt.ledger.get(eid, "blog").extra.get("adopted") == "1"

@@ -17,9 +17,16 @@ import redis
 from syndicate import config as config_mod
 from syndicate.runtime import Runtime
 
+from .fakes.buttondown import ButtondownServer
 from .fakes.devto import DevtoServer
 from .fakes.feeds import FeedServer
+from .fakes.ghost import GhostServer
+from .fakes.hashnode import HashnodeServer
+from .fakes.listmonk import ListmonkServer
+from .fakes.mailchimp import MailchimpServer
+from .fakes.medium import MediumServer
 from .fakes.smtp import SmtpServer
+from .fakes.wordpress import WordpressServer
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
 if not FIXTURES.is_dir():  # a copy of the sample feeds also ships with the tests
@@ -88,18 +95,27 @@ class ListQueue:
         self.polls.append(source)
 
 
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    s = FeedServer().start()
-    yield s
-    s.stop()
+def _serve(cls: type) -> Any:
+    """A fixture running one loopback fake for the test, stopped after it."""
+
+    @pytest.fixture
+    def fixture() -> Iterator[Any]:
+        server = cls().start()
+        yield server
+        server.stop()
+
+    return fixture
 
 
-@pytest.fixture
-def devto() -> Iterator[DevtoServer]:
-    s = DevtoServer().start()
-    yield s
-    s.stop()
+feed_server = _serve(FeedServer)
+devto = _serve(DevtoServer)
+medium = _serve(MediumServer)
+hashnode = _serve(HashnodeServer)
+ghost = _serve(GhostServer)
+wordpress = _serve(WordpressServer)
+buttondown = _serve(ButtondownServer)
+mailchimp = _serve(MailchimpServer)
+listmonk = _serve(ListmonkServer)
 
 
 @pytest.fixture

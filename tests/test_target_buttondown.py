@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from .fakes.buttondown import API_KEY, ButtondownServer
@@ -12,10 +10,8 @@ from .helpers import drive, edit_entry, new_entry
 
 
 @pytest.fixture
-def server() -> Iterator[ButtondownServer]:
-    s = ButtondownServer().start()
-    yield s
-    s.stop()
+def server(buttondown: ButtondownServer) -> ButtondownServer:
+    return buttondown
 
 
 def runtime(make_runtime, server, **kw):

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from syndicate.errors import ConfigError
 from syndicate.targets.ghost import ghost_token
 
-from .adapter_contract import (  # noqa: F401 - collected here, for this adapter
-    Case,
-    test_401_marks_target_broken,
-    test_429_waits_for_retry_after,
-    test_500_then_success,
-    test_create_points_home,
-    test_edit_ignored_when_configured,
-    test_edit_updates_in_place,
-    test_existing_copy_is_adopted,
-    test_timeout_after_success,
-    test_validation_error_is_dead_with_the_platform_message,
-)
+from .adapter_contract import AdapterContract, Case
 from .fakes.ghost import ADMIN_KEY, KEY_ID, GhostServer, ghost_error
 from .helpers import new_entry
 
@@ -28,10 +15,8 @@ WRONG_KEY = KEY_ID + ":" + "00" * 32
 
 
 @pytest.fixture
-def server() -> Iterator[GhostServer]:
-    s = GhostServer().start()
-    yield s
-    s.stop()
+def server(ghost: GhostServer) -> GhostServer:
+    return ghost
 
 
 @pytest.fixture
@@ -97,3 +82,7 @@ def test_bad_admin_key_is_a_config_error(make_runtime, server) -> None:
     with pytest.raises(ConfigError, match=r"targets\[g\].admin_key: expected 'id:secret'"):
         make_runtime(targets=[{"name": "g", "kind": "ghost", "admin_url": server.url,
                                "admin_key": "not-a-key"}])
+
+
+class TestGhostContract(AdapterContract):
+    """Every blog target's contract, against the loopback Ghost API."""

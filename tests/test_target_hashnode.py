@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from .adapter_contract import (  # noqa: F401 - collected here, for this adapter
-    Case,
-    test_401_marks_target_broken,
-    test_429_waits_for_retry_after,
-    test_500_then_success,
-    test_create_points_home,
-    test_edit_ignored_when_configured,
-    test_edit_updates_in_place,
-    test_existing_copy_is_adopted,
-    test_timeout_after_success,
-    test_validation_error_is_dead_with_the_platform_message,
-)
+from .adapter_contract import AdapterContract, Case
 from .fakes.hashnode import PUBLICATION, TOKEN, HashnodeServer, gql_error
 from .helpers import new_entry
 
 
 @pytest.fixture
-def server() -> Iterator[HashnodeServer]:
-    s = HashnodeServer().start()
-    yield s
-    s.stop()
+def server(hashnode: HashnodeServer) -> HashnodeServer:
+    return hashnode
 
 
 def target(server: HashnodeServer) -> dict[str, object]:
@@ -83,3 +68,7 @@ def test_lookup_pages_through_the_publication(make_runtime, server) -> None:
     eid = new_entry(rt)
     assert rt.dispatcher.deliver(eid, "h").state == "delivered"
     assert rt.ledger.get(eid, "h").remote_id == "old" and server.writes == 0
+
+
+class TestHashnodeContract(AdapterContract):
+    """Every blog target's contract, against the loopback Hashnode API."""

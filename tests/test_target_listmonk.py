@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from .fakes.http import Reply
@@ -12,10 +10,8 @@ from .helpers import drive, edit_entry, new_entry
 
 
 @pytest.fixture
-def server() -> Iterator[ListmonkServer]:
-    s = ListmonkServer().start()
-    yield s
-    s.stop()
+def server(listmonk: ListmonkServer) -> ListmonkServer:
+    return listmonk
 
 
 def runtime(make_runtime, server, **kw):

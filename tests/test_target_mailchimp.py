@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from syndicate.errors import ConfigError
@@ -13,10 +11,8 @@ from .helpers import drive, new_entry
 
 
 @pytest.fixture
-def server() -> Iterator[MailchimpServer]:
-    s = MailchimpServer().start()
-    yield s
-    s.stop()
+def server(mailchimp: MailchimpServer) -> MailchimpServer:
+    return mailchimp
 
 
 def runtime(make_runtime, server, **kw):

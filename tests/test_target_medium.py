@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from .adapter_contract import (  # noqa: F401 - collected here, for this adapter
-    Case,
-    test_401_marks_target_broken,
-    test_429_waits_for_retry_after,
-    test_500_then_success,
-    test_create_points_home,
-    test_edit_updates_in_place,
-    test_existing_copy_is_adopted,
-    test_timeout_after_success,
-    test_validation_error_is_dead_with_the_platform_message,
-)
+from .adapter_contract import AdapterContract, Case
 from .fakes.http import Reply
 from .fakes.medium import TOKEN, MediumServer
 from .helpers import new_entry
 
 
 @pytest.fixture
-def server() -> Iterator[MediumServer]:
-    s = MediumServer().start()
-    yield s
-    s.stop()
+def server(medium: MediumServer) -> MediumServer:
+    return medium
 
 
 @pytest.fixture
@@ -66,3 +52,7 @@ def test_edit_is_not_queued_by_default(make_runtime, server) -> None:
     with pytest.raises(ConfigError, match="cannot edit"):
         make_runtime(targets=[{"name": "m", "kind": "medium", "token": TOKEN,
                                "base_url": server.url, "on_edit": "update"}])
+
+
+class TestMediumContract(AdapterContract):
+    """Every blog target's contract, against the loopback Medium API."""

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from .adapter_contract import (  # noqa: F401 - collected here, for this adapter
-    Case,
-    test_401_marks_target_broken,
-    test_429_waits_for_retry_after,
-    test_500_then_success,
-    test_create_points_home,
-    test_edit_ignored_when_configured,
-    test_edit_updates_in_place,
-    test_existing_copy_is_adopted,
-    test_timeout_after_success,
-    test_validation_error_is_dead_with_the_platform_message,
-)
+from .adapter_contract import AdapterContract, Case
 from .fakes.http import Reply
 from .fakes.wordpress import APP_PASSWORD, USER, WordpressServer, wp_error
 from .helpers import new_entry
 
 
 @pytest.fixture
-def server() -> Iterator[WordpressServer]:
-    s = WordpressServer().start()
-    yield s
-    s.stop()
+def server(wordpress: WordpressServer) -> WordpressServer:
+    return wordpress
 
 
 def target(server: WordpressServer) -> dict[str, object]:
@@ -62,3 +47,7 @@ def test_tags_are_created_first_and_sent_as_ids(make_runtime, server) -> None:
     assert [names[i] for i in post["tags"]] == ["AI", "Machine Learning", "Philosophy"]
     assert post["tags"][2] == 7  # "Philosophy" existed: reused, not created again
     assert post["slug"] == "post-1" and post["status"] == "publish"
+
+
+class TestWordpressContract(AdapterContract):
+    """Every blog target's contract, against the loopback Wordpress API."""

@@ -336,6 +336,10 @@ class HttpTarget(Target):
         except ValueError:
             return resp.text.strip()[:300] or resp.reason
         if isinstance(body, dict):
+            # problem+json (Mailchimp) and `{code, detail}` (Buttondown): say both parts.
+            label = body.get("title") or body.get("code")
+            if isinstance(label, str) and isinstance(body.get("detail"), str):
+                return f"{label}: {body['detail']}"
             for key in ("error", "message", "detail", "title"):
                 if isinstance(body.get(key), str):
                     return body[key]

@@ -51,12 +51,3 @@ class ButtondownTarget(HttpTarget):
         body = resp.json()
         return DeliveryResult(remote_id=str(body.get("id", "")),
                               remote_url=body.get("absolute_url") or "")
-
-    def error_message(self, resp: requests.Response) -> str:
-        try:
-            body = resp.json()
-        except ValueError:
-            return super().error_message(resp)
-        if isinstance(body, dict) and body.get("code"):
-            return f"{body['code']}: {body.get('detail', '')}"
-        return super().error_message(resp)

@@ -118,14 +118,6 @@ class MailchimpTarget(HttpTarget):
     def parse_response(self, resp: requests.Response, entry: Entry) -> DeliveryResult:
         raise NotImplementedError  # pragma: no cover - `send` is overridden
 
-    def error_message(self, resp: requests.Response) -> str:
-        try:
-            body = resp.json()
-        except ValueError:
-            return super().error_message(resp)
-        if isinstance(body, dict) and body.get("title"):
-            return f"{body['title']}: {body.get('detail', '')}"
-        return super().error_message(resp)
 
 
 def _text(html: str) -> str:

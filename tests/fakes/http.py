@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,14 @@ class Request:
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
+
+    def basic_auth(self) -> tuple[str, str]:
+        """(user, password) of a Basic Authorization header, or two empty strings."""
+        header = self.headers.get("Authorization") or ""
+        if not header.startswith("Basic "):
+            return "", ""
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        return user, password
 
 
 class Reply:

@@ -3,7 +3,6 @@ created as drafts, started with `PUT .../status`, `{"data": ...}` answers, `{"me
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from typing import Any
@@ -20,9 +19,7 @@ class ListmonkServer(Platform):
         self.starts = 0
 
     def handle(self, request: Request) -> Reply | None:
-        header = request.headers.get("Authorization") or ""
-        creds = base64.b64decode(header[6:]).decode() if header.startswith("Basic ") else ""
-        if creds != f"{USER}:{TOKEN}":
+        if request.basic_auth() != (USER, TOKEN):
             return Reply(403, {"message": "invalid API credentials"})
         if request.path == "/api/campaigns" and request.method == "GET":
             q = request.query.get("query", "")

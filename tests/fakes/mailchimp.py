@@ -4,7 +4,6 @@ sent), problem+json errors."""
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any
 
@@ -27,10 +26,7 @@ class MailchimpServer(Platform):
         self.sends = 0
 
     def handle(self, request: Request) -> Reply | None:
-        header = request.headers.get("Authorization") or ""
-        key = base64.b64decode(header[6:]).decode().partition(":")[2] if header.startswith(
-            "Basic ") else ""
-        if key != API_KEY:
+        if request.basic_auth()[1] != API_KEY:
             return problem(401, "API Key Invalid", "Your API key may be invalid, or you've "
                            "attempted to access the wrong datacenter.")
         path = request.path.removeprefix("/3.0")

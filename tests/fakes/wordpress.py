@@ -4,7 +4,6 @@ errors `{"code", "message", "data": {"status"}}`."""
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any
 
@@ -25,11 +24,7 @@ class WordpressServer(Platform):
         self.tags: list[dict[str, Any]] = [{"id": 7, "name": "Philosophy", "slug": "philosophy"}]
 
     def _authed(self, request: Request) -> bool:
-        header = request.headers.get("Authorization") or ""
-        if not header.startswith("Basic "):
-            return False
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-        return user == USER and password == APP_PASSWORD.replace(" ", "")
+        return request.basic_auth() == (USER, APP_PASSWORD.replace(" ", ""))
 
     def handle(self, request: Request) -> Reply | None:
         if not self._authed(request):
