@@ -105,6 +105,7 @@ class WorkerConfig:
     tick: float = 5.0  # how often the scheduler polls due sources and runs the reconciler
     visibility_timeout: float = 3600.0  # Celery's Redis transport redelivers unacked after this
     concurrency: int = 4
+    lease_margin: float = 30.0  # a claim lasts 3 x the target's timeout plus this
 
 
 @dataclass(frozen=True)
@@ -405,8 +406,10 @@ def _worker(data: Any) -> WorkerConfig:
         tick=max(s.duration("tick", 5.0), 0.2),
         visibility_timeout=s.duration("visibility_timeout", 3600.0),
         concurrency=s.integer("concurrency", 4, minimum=1),
+        lease_margin=s.duration("lease_margin", 30.0),
     )
-    s.unknown({"retry_base", "retry_cap", "tick", "visibility_timeout", "concurrency"})
+    s.unknown({"retry_base", "retry_cap", "tick", "visibility_timeout", "concurrency",
+               "lease_margin"})
     return cfg
 
 

@@ -28,6 +28,12 @@ _ATTRS.setdefault("pre", set()).add("class")
 _URL_ATTRS = {"href", "src", "poster", "cite"}
 _DROP_WITH_CONTENT = {"script", "style", "noscript", "template", "object", "embed"}
 _LANG_CLASS = re.compile(r"\b(?:language|lang)-([\w+#.-]+)")
+# Characters XML 1.0 forbids: one of them in a title would make every feed and email invalid.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def strip_control(text: str) -> str:
+    return _XML_INVALID.sub("", text or "")
 
 
 def _absolute(base: str):  # type: ignore[no-untyped-def]
@@ -60,7 +66,7 @@ def clean_html(html: str, base_url: str = "") -> str:
     if not html:
         return ""
     return nh3.clean(
-        html,
+        strip_control(html),
         tags=_TAGS,
         clean_content_tags=_DROP_WITH_CONTENT,
         attributes=_ATTRS,

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from . import unsafe
 from .config import Config, TargetConfig
 from .digest import Digests, is_digest
 from .errors import (
@@ -104,7 +105,7 @@ class Dispatcher:
     def lease_for(self, cfg: TargetConfig) -> float:
         # Long enough for a lookup, the request and its timeout; short enough that a dead
         # worker's record is taken over within minutes.
-        return cfg.timeout * 3 + 30.0
+        return cfg.timeout * 3 + self.config.worker.lease_margin
 
     # -- fan-out ---------------------------------------------------------------------------
     def fan_out(self, entry_id: str, *, now: float | None = None) -> int:
@@ -298,6 +299,8 @@ class Dispatcher:
         """Fan out entries a crash left in the outbox; wake a worker for every record due."""
         now = time.time() if now is None else now
         woken = 0
+        if unsafe.off("no_reconcile"):
+            return 0
         for entry_id in self.store.outbox(older_than=now - FANOUT_GRACE):
             self.fan_out(entry_id, now=now)
         for entry_id, target in self.ledger.take_due(now=now, push=REQUEUE_PUSH):

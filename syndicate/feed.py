@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 
 from feedgen.feed import FeedGenerator
 
-from . import __version__
+from . import __version__, content
 from .config import SiteConfig
 from .entry import Entry
 from .identity import plain_text
@@ -29,12 +29,7 @@ FORMATS = {
     "atom": ("feed.atom", "application/atom+xml; charset=utf-8"),
     "json": ("feed.json", "application/feed+json; charset=utf-8"),
 }
-# Characters XML 1.0 forbids; a feed carrying one would not parse anywhere.
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def xml_safe(text: str) -> str:
-    return _XML_INVALID.sub("", text or "")
+xml_safe = content.strip_control  # the store is clean already; this guards older entries
 
 
 def _dt(ts: float) -> datetime:

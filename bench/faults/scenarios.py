@@ -1,0 +1,248 @@
+"""Each scenario: run the faults, drain, count what the targets received. `control=True` runs it
+with the protection under test switched off, which must show losses or duplicates."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from .harness import (
+    Cluster,
+    CountingSmtp,
+    CountingTarget,
+    RedisProc,
+    Result,
+    TargetBehaviour,
+    check,
+    drain,
+    seed,
+    unknown_ids,
+)
+
+
+def _targets(hook: CountingTarget, smtp: CountingSmtp | None, timeout: str = "1s",
+             max_attempts: int = 20) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = [{"name": "hook", "kind": "webhook", "url": hook.url,
+                                     "secret": "whsec_ZmF1bHRz", "timeout": timeout,
+                                     "max_attempts": max_attempts}]
+    if smtp is not None:
+        out.append({"name": "mail", "kind": "smtp", "host": "127.0.0.1", "port": smtp.port,
+                    "security": "none", "from": "f@faults.example",
+                    "to": ["r@faults.example"], "timeout": timeout,
+                    "max_attempts": max_attempts})
+    return out
+
+
+def worker_kill(folder: Path, redis_url: str, *, entries: int = 1000, every: float = 3.0,
+                control: bool = False, timeout: float = 240.0) -> Result:
+    """kill -9 the worker every few seconds while deliveries run; start it again each time."""
+    hook, smtp = CountingTarget(TargetBehaviour(latency=0.02)), CountingSmtp()
+    cluster = Cluster(redis_url, folder, _targets(hook, smtp), prefix="f-kill",
+                      unsafe="acks_early,no_reconcile" if control else "")
+    kills = 0
+    try:
+        rt = cluster.runtime()
+        cluster.start_beat()
+        cluster.start_worker()
+        started = time.monotonic()
+        ids = seed(rt, entries)
+        last = time.monotonic()
+
+        def chaos() -> None:
+            nonlocal kills, last
+            if time.monotonic() - last > every and kills < 40:
+                cluster.kill("worker")
+                cluster.start_worker()
+                kills += 1
+                last = time.monotonic()
+
+        states = drain(rt, 2 * entries, 45 if control else timeout, chaos)
+        if not control:  # the last worker lives: let leases run out and the reconciler finish
+            states = drain(rt, 2 * entries, timeout)
+        return check("worker kill -9", ids, hook=hook, smtp=smtp, states=states,
+                     started=started, faults=kills, control=control,
+                     unknown_mail=unknown_ids(rt, "mail"),
+                     notes=f"{kills} kills, every {every:g}s")
+    finally:
+        cluster.stop()
+        hook.stop()
+        smtp.stop()
+
+
+def visibility(folder: Path, redis_url: str, *, entries: int = 100, control: bool = False,
+               timeout: float = 180.0) -> Result:
+    """Tasks that outlive the broker's visibility timeout are redelivered while still running."""
+    hook = CountingTarget(TargetBehaviour(latency=4.0), dedupe=False)
+    cluster = Cluster(redis_url, folder, _targets(hook, None, timeout="10s"), prefix="f-vis",
+                      unsafe="no_claim" if control else "",
+                      worker={"visibility_timeout": "2s", "lease_margin": "30s"})
+    try:
+        rt = cluster.runtime()
+        cluster.start_beat()
+        cluster.start_worker(concurrency=16)
+        cluster.start_worker("worker2", concurrency=16)
+        started = time.monotonic()
+        ids = seed(rt, entries)
+        states = drain(rt, entries, timeout)
+        time.sleep(3)  # redelivered copies still in flight
+        return check("tasks longer than the visibility timeout", ids, hook=hook, states=states,
+                     started=started, faults=entries, control=control,
+                     notes="visibility 2s, each send 4s; receiver counts raw POSTs")
+    finally:
+        cluster.stop()
+        hook.stop()
+
+
+def redis_kill(folder: Path, _redis_url: str, *, entries: int = 1000, every: float = 4.0,
+               control: bool = False, timeout: float = 240.0) -> Result:
+    """kill -9 Redis and start it on its AOF (appendfsync always) during the deliveries."""
+    server = RedisProc(folder / "redis", appendonly=not control).start()
+    hook, smtp = CountingTarget(TargetBehaviour(latency=0.01)), CountingSmtp()
+    cluster = Cluster(server.url, folder / "cluster", _targets(hook, smtp), prefix="f-redis")
+    kills = 0
+    try:
+        rt = cluster.runtime()
+        cluster.start_beat()
+        cluster.start_worker()
+        started = time.monotonic()
+        ids = seed(rt, entries)
+        last = time.monotonic()
+
+        def chaos() -> None:
+            nonlocal kills, last
+            if time.monotonic() - last > every and kills < 10:
+                server.kill()
+                server.start()
+                kills += 1
+                last = time.monotonic()
+
+        def safe_drain(during):  # type: ignore[no-untyped-def]
+            try:
+                return drain(rt, 2 * entries, 60 if control else timeout, during)
+            except Exception:  # Redis away for a moment: look again
+                time.sleep(0.5)
+                return drain(rt, 2 * entries, 60 if control else timeout, during)
+
+        states = safe_drain(chaos)
+        return check("Redis kill -9, restart on AOF", ids, hook=hook, smtp=smtp, states=states,
+                     started=started, faults=kills, control=control,
+                     unknown_mail=unknown_ids(rt, "mail"),
+                     notes=f"{kills} kills; " + ("AOF off" if control else
+                                                 "appendonly yes, appendfsync always"))
+    finally:
+        cluster.stop()
+        hook.stop()
+        smtp.stop()
+        server.stop()
+
+
+def commit_then_fail(folder: Path, redis_url: str, *, entries: int = 500,
+                     control: bool = False, timeout: float = 240.0) -> Result:
+    """The target commits, then drops the connection or stalls past the timeout, on 30% of calls
+    (the target has a lookup: here the receiver dedupes by webhook-id, as the scheme says)."""
+    hook = CountingTarget(TargetBehaviour(drop_after_commit=0.15, stall_after_commit=0.15),
+                          dedupe=not control)
+    cluster = Cluster(redis_url, folder, _targets(hook, None), prefix="f-commit")
+    try:
+        rt = cluster.runtime()
+        cluster.start_beat()
+        cluster.start_worker()
+        started = time.monotonic()
+        ids = seed(rt, entries)
+        states = drain(rt, entries, timeout)
+        return check("target commits, then drops or stalls (30%)", ids, hook=hook,
+                     states=states, started=started, faults=hook.faults, control=control,
+                     notes="control: a receiver that ignores webhook-id")
+    finally:
+        cluster.stop()
+        hook.stop()
+
+
+def flaky_target(folder: Path, redis_url: str, *, entries: int = 500, control: bool = False,
+                 timeout: float = 240.0) -> Result:
+    """503 on 20% of calls and bursts of 429 with Retry-After: 2. Attempts are capped; what
+    gives up is dead, visible, and `syndicate retry` brings it home."""
+    hook = CountingTarget(TargetBehaviour(fail_503=0.2, burst_429=0.02, retry_after=2.0))
+    cluster = Cluster(redis_url, folder, _targets(hook, None, max_attempts=3), prefix="f-flaky")
+    try:
+        rt = cluster.runtime()
+        cluster.start_beat()
+        cluster.start_worker()
+        started = time.monotonic()
+        ids = seed(rt, entries)
+        states = drain(rt, entries, timeout)
+        dead = states.get("dead", 0)
+        # Dead letters are visible, and retriable by the operator.
+        import subprocess
+        import sys
+        out = subprocess.run([sys.executable, "-m", "syndicate", "retry"], env=cluster.env,
+                             capture_output=True, text=True, timeout=60)
+        hook.b.fail_503 = hook.b.burst_429 = 0.0
+        states = drain(rt, entries, timeout) if dead else states
+        result = check("503 on 20%, 429 bursts with Retry-After: 2", ids, hook=hook,
+                       states=states, started=started, faults=hook.faults, control=control,
+                       notes=f"{dead} dead after 3 attempts, then `syndicate retry`: "
+                             f"{out.stdout.strip()}; {hook.early} calls inside a 429 window")
+        result.dead = dead
+        return result
+    finally:
+        cluster.stop()
+        hook.stop()
+
+
+def two_schedulers(folder: Path, redis_url: str, *, seconds: float = 12.0,
+                   control: bool = False) -> Result:
+    """Two schedulers at once: one poll per interval; kill the one that holds the lock."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    polls: list[float] = []
+    feed = (b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
+            b"<link>https://faults.example</link></channel></rss>")
+
+    class Feed(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            polls.append(time.monotonic())
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(feed)))
+            self.end_headers()
+            self.wfile.write(feed)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/feed"
+    cluster = Cluster(redis_url, folder, [], prefix="f-beat",
+                      sources=[{"name": "s", "url": url, "poll_interval": "2s"}],
+                      worker={"tick": "0.5s"})
+    try:
+        cluster.start_worker()
+        cluster.start_beat("beat1")
+        cluster.start_beat("beat2")
+        time.sleep(4)
+        started = time.monotonic()
+        polls.clear()
+        time.sleep(seconds / 2)
+        cluster.kill("beat1")  # whichever holds it, the other goes on
+        time.sleep(seconds / 2)
+        window = seconds
+        expected = int(window / 2)
+        return Result("two schedulers at once", deliveries=expected, faults=1,
+                      lost=max(0, expected - 1 - len(polls)), dup=max(0, len(polls) - expected - 1),
+                      unknown=0, seconds=round(time.monotonic() - started, 1), control=control,
+                      notes=f"{len(polls)} polls in {window:g}s at a 2s interval, one beat killed")
+    finally:
+        cluster.stop()
+        httpd.shutdown()
+
+
+SCENARIOS = {
+    "worker_kill": worker_kill,
+    "visibility": visibility,
+    "redis_kill": redis_kill,
+    "commit_then_fail": commit_then_fail,
+    "flaky_target": flaky_target,
+    "two_schedulers": two_schedulers,
+}
