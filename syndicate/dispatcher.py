@@ -246,6 +246,10 @@ class Dispatcher:
                 return self._retry(cfg, entry_id, fence, claim.attempts, exc.message, None)
             return self._finish(entry_id, target_name, fence, "unknown", exc.message)
         except TransientError as exc:
+            if unsafe.off("no_retry_after"):
+                exc.retry_after = None
+            if exc.retry_after:
+                self.limiter.cool_down(target_name, exc.retry_after)
             return self._retry(cfg, entry_id, fence, claim.attempts, exc.message, exc.retry_after)
         except DeliveryError as exc:
             return self._retry(cfg, entry_id, fence, claim.attempts, exc.message, None)

@@ -15,12 +15,15 @@ import redis
 
 from .keys import Keys
 
-# KEYS: one zset per limit   ARGV: now, then (count, per) for each limit, then a unique member
+# KEYS: the target's cooldown, then one zset per limit
+# ARGV: now, then (count, per) for each limit, then a unique member
 _ACQUIRE = """
 local now = tonumber(ARGV[1])
 local wait = 0
-for i = 1, #KEYS do
-  local count, per = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+local cool = tonumber(redis.call('GET', KEYS[1]) or '0')
+if cool > now then return tostring(cool - now) end
+for i = 2, #KEYS do
+  local count, per = tonumber(ARGV[2 * i - 2]), tonumber(ARGV[2 * i - 1])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - per)
   if redis.call('ZCARD', KEYS[i]) >= count then
     local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
@@ -29,8 +32,8 @@ for i = 1, #KEYS do
   end
 end
 if wait > 0 then return tostring(wait) end
-for i = 1, #KEYS do
-  local per = tonumber(ARGV[2 * i + 1])
+for i = 2, #KEYS do
+  local per = tonumber(ARGV[2 * i - 1])
   redis.call('ZADD', KEYS[i], now, ARGV[#ARGV])
   redis.call('PEXPIRE', KEYS[i], math.ceil(per * 1000) + 1000)
 end
@@ -54,13 +57,24 @@ class Limiter:
         self._acquire = r.register_script(_ACQUIRE)
 
     def acquire(self, target: str, limits: list[RateLimit], *, now: float | None = None) -> float:
-        """Take a slot in every limit and return 0, or take none and return seconds to wait."""
-        if not limits:
-            return 0.0
+        """Take a slot in every limit and return 0, or take none and return seconds to wait
+        (also while the target asked everyone to hold off, see `cool_down`)."""
         now = time.time() if now is None else now
         args: list[float | str] = [now]
         for lim in limits:
             args += [lim.count, lim.per]
         args.append(f"{now}:{uuid.uuid4().hex[:8]}")
-        keys = [self.keys.rate(target, f"{lim.scope}:{lim.count}/{lim.per:g}") for lim in limits]
+        keys = [self.keys.rate(target, "cooldown"),
+                *(self.keys.rate(target, f"{lim.scope}:{lim.count}/{lim.per:g}") for lim in limits)]
         return float(self._acquire(keys=keys, args=args))
+
+    def cool_down(self, target: str, seconds: float, *, now: float | None = None) -> None:
+        """The target said `Retry-After`: a rate limit is the account's, so every worker waits,
+        not only the delivery that was told."""
+        now = time.time() if now is None else now
+        until = now + seconds
+        key = self.keys.rate(target, "cooldown")
+        # Only ever extend: a shorter answer must not cut a longer wait short.
+        self.r.eval("local c = tonumber(redis.call('GET', KEYS[1]) or '0') "
+                    "if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1], 'PX', "
+                    "ARGV[2]) end return 1", 1, key, until, int(seconds * 1000) + 1000)

@@ -10,6 +10,9 @@ production:
 - `no_claim`: the ledger's claim does not check the lease (two workers may send at once).
 - `no_lookup`: adapters do not look for an existing copy before creating one.
 - `no_webhook_dedupe`: a repeated `webhook-id` is handled again.
+- `no_schedule_lock`: every scheduler enqueues every due poll.
+- `no_retry_after`: a target's `Retry-After` is ignored (only the backoff applies).
+- `guid_only_identity`: an entry is known by its guid alone.
 """
 
 from __future__ import annotations

@@ -29,11 +29,11 @@ def test_entity_declarations_are_refused(body: bytes) -> None:
 
 
 def test_broken_encoding_and_control_characters_are_cleaned(make_runtime, feed_server) -> None:
-    body = ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>t</title>"
-            "<link>https://bad.example</link><item><title>Bell \x07 and \x1b escape \x00</title>"
-            "<link>https://bad.example/1</link><guid>https://bad.example/1</guid>"
-            "<description>Body with \x0b vertical tab</description></item></channel></rss>"
-            ).encode() .replace(b"Body", b"Bo\xff\xfedy")
+    body = (b"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>t</title>"
+            b"<link>https://bad.example</link><item><title>Bell \x07 and \x1b escape \x00</title>"
+            b"<link>https://bad.example/1</link><guid>https://bad.example/1</guid>"
+            b"<description>Body with \x0b vertical tab</description></item></channel></rss>"
+            ) .replace(b"Body", b"Bo\xff\xfedy")
     url = feed_server.put("/bad", body)
     rt, _ = make_runtime(sources=[{"name": "bad", "url": url}])
     result = rt.poll("bad")

@@ -122,7 +122,9 @@ class CountingTarget:
         self.ids: set[str] = set()
         self.faults = 0
         self.burst_until = 0.0
-        self.early = 0  # requests that came back before our Retry-After ran out
+        self.early = 0  # requests that arrived while a 429 burst was on (any delivery)
+        self.told: dict[str, float] = {}  # entry -> until when it was told to wait
+        self.too_soon = 0  # a delivery that came back before its own Retry-After ran out
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -152,16 +154,18 @@ class CountingTarget:
 
     def handle(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
         now = time.time()
+        entry = json.loads(body)["entry"]["id"]
         with self.lock:
+            if now < self.told.get(entry, 0.0):
+                self.too_soon += 1
             roll = self.rng.random()
-            if now < self.burst_until:
-                self.early += 1
+            if now < self.burst_until or roll < self.b.burst_429:
+                if now < self.burst_until:
+                    self.early += 1
+                else:
+                    self.burst_until = now + self.b.retry_after
                 self.faults += 1
-                self._reply(h, 429, {"Retry-After": str(int(self.b.retry_after))})
-                return
-            if roll < self.b.burst_429:
-                self.burst_until = now + self.b.retry_after
-                self.faults += 1
+                self.told[entry] = now + self.b.retry_after
                 self._reply(h, 429, {"Retry-After": str(int(self.b.retry_after))})
                 return
             if roll < self.b.burst_429 + self.b.fail_503:
@@ -170,7 +174,6 @@ class CountingTarget:
                 return
         if self.b.latency:
             time.sleep(self.b.latency)
-        entry = json.loads(body)["entry"]["id"]
         msg_id = h.headers.get("webhook-id", "")
         with self.lock:
             self.raw[entry] += 1

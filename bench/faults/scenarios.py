@@ -72,7 +72,10 @@ def worker_kill(folder: Path, redis_url: str, *, entries: int = 1000, every: flo
 
 def visibility(folder: Path, redis_url: str, *, entries: int = 100, control: bool = False,
                timeout: float = 180.0) -> Result:
-    """Tasks that outlive the broker's visibility timeout are redelivered while still running."""
+    """Tasks that outlive the broker's visibility timeout are redelivered while still running.
+
+    kombu hands unacknowledged messages older than the visibility timeout back to the queue when
+    a consumer starts; so a second worker starts once the first sends have outlived it."""
     hook = CountingTarget(TargetBehaviour(latency=4.0), dedupe=False)
     cluster = Cluster(redis_url, folder, _targets(hook, None, timeout="10s"), prefix="f-vis",
                       unsafe="no_claim" if control else "",
@@ -80,10 +83,12 @@ def visibility(folder: Path, redis_url: str, *, entries: int = 100, control: boo
     try:
         rt = cluster.runtime()
         cluster.start_beat()
-        cluster.start_worker(concurrency=16)
-        cluster.start_worker("worker2", concurrency=16)
+        cluster.start_worker(concurrency=entries)
+        time.sleep(3)  # the worker is up and consuming
         started = time.monotonic()
         ids = seed(rt, entries)
+        time.sleep(2.5)  # every send is in flight and older than the visibility timeout
+        cluster.start_worker("worker2", concurrency=entries)
         states = drain(rt, entries, timeout)
         time.sleep(3)  # redelivered copies still in flight
         return check("tasks longer than the visibility timeout", ids, hook=hook, states=states,
@@ -164,7 +169,8 @@ def flaky_target(folder: Path, redis_url: str, *, entries: int = 500, control: b
     """503 on 20% of calls and bursts of 429 with Retry-After: 2. Attempts are capped; what
     gives up is dead, visible, and `syndicate retry` brings it home."""
     hook = CountingTarget(TargetBehaviour(fail_503=0.2, burst_429=0.02, retry_after=2.0))
-    cluster = Cluster(redis_url, folder, _targets(hook, None, max_attempts=3), prefix="f-flaky")
+    cluster = Cluster(redis_url, folder, _targets(hook, None, max_attempts=3), prefix="f-flaky",
+                      unsafe="no_retry_after" if control else "")
     try:
         rt = cluster.runtime()
         cluster.start_beat()
@@ -183,7 +189,9 @@ def flaky_target(folder: Path, redis_url: str, *, entries: int = 500, control: b
         result = check("503 on 20%, 429 bursts with Retry-After: 2", ids, hook=hook,
                        states=states, started=started, faults=hook.faults, control=control,
                        notes=f"{dead} dead after 3 attempts, then `syndicate retry`: "
-                             f"{out.stdout.strip()}; {hook.early} calls inside a 429 window")
+                             f"{out.stdout.strip()}; {hook.too_soon} retried before their "
+                             f"Retry-After, {hook.early} calls while a 429 burst was on")
+        result.dup += hook.too_soon  # a send before Retry-After breaks the promise too
         result.dead = dead
         return result
     finally:
@@ -216,7 +224,7 @@ def two_schedulers(folder: Path, redis_url: str, *, seconds: float = 12.0,
     url = f"http://127.0.0.1:{httpd.server_address[1]}/feed"
     cluster = Cluster(redis_url, folder, [], prefix="f-beat",
                       sources=[{"name": "s", "url": url, "poll_interval": "2s"}],
-                      worker={"tick": "0.5s"})
+                      worker={"tick": "0.5s"}, unsafe="no_schedule_lock" if control else "")
     try:
         cluster.start_worker()
         cluster.start_beat("beat1")

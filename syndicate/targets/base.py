@@ -138,7 +138,7 @@ class Target(ABC):
     def throttle(self, *, creates: bool) -> None:
         """Take a slot in the platform's limits, sleeping briefly or raising `RateLimited`."""
         limits = [lim for lim in self.rate_limits if lim.scope == "write" or creates]
-        if not limits or self.limiter is None:
+        if self.limiter is None:
             return
         for _ in range(3):
             wait = self.limiter.acquire(self.name, limits)
