@@ -47,7 +47,7 @@ def worker_kill(folder: Path, redis_url: str, *, entries: int = 1000, every: flo
         cluster.start_worker()
         started = time.monotonic()
         ids = seed(rt, entries)
-        last = time.monotonic()
+        last = time.monotonic() - every + 1.0  # the first fault a second in, then every `every`
 
         def chaos() -> None:
             nonlocal kills, last
@@ -103,7 +103,7 @@ def redis_kill(folder: Path, _redis_url: str, *, entries: int = 1000, every: flo
                control: bool = False, timeout: float = 240.0) -> Result:
     """kill -9 Redis and start it on its AOF (appendfsync always) during the deliveries."""
     server = RedisProc(folder / "redis", appendonly=not control).start()
-    hook, smtp = CountingTarget(TargetBehaviour(latency=0.01)), CountingSmtp()
+    hook, smtp = CountingTarget(TargetBehaviour(latency=0.1)), CountingSmtp()
     cluster = Cluster(server.url, folder / "cluster", _targets(hook, smtp), prefix="f-redis")
     kills = 0
     try:
@@ -112,7 +112,7 @@ def redis_kill(folder: Path, _redis_url: str, *, entries: int = 1000, every: flo
         cluster.start_worker()
         started = time.monotonic()
         ids = seed(rt, entries)
-        last = time.monotonic()
+        last = time.monotonic() - every + 1.0  # the first fault a second in, then every `every`
 
         def chaos() -> None:
             nonlocal kills, last
