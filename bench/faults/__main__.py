@@ -22,12 +22,16 @@ FULL = {"worker_kill": dict(entries=1000, every=3.0), "visibility": dict(entries
 
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.faults")
-    ap.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], default=list(SCENARIOS))
+    ap.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                    help=f"any of {', '.join(SCENARIOS)} (default: all)")
     ap.add_argument("--full", action="store_true", help="the sizes the README reports")
     ap.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
                     help="a TCP Redis for the scenarios that do not run their own")
     ap.add_argument("--no-control", action="store_true", help="skip the control runs")
     args = ap.parse_args()
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        ap.error(f"unknown scenario {sorted(unknown)[0]!r}; choose from {', '.join(SCENARIOS)}")
     sizes = FULL if args.full else QUICK
     print(f"# fault scenarios, {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
           f"{os.cpu_count()} cores, {'full' if args.full else 'quick'} size\n")
