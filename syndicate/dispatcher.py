@@ -186,12 +186,14 @@ class Dispatcher:
             self.ledger.set_state(entry_id, target_name, "failed", allowed_from=("pending", "failed"),
                                   next_at=until, last_error=f"target broken: {broken['broken']}")
             return Outcome("waiting", retry_in=until - time.time(), error=broken["broken"])
+        digest = is_digest(entry_id)
         claim = self.ledger.claim(entry_id, target_name, lease=self.lease_for(cfg),
-                                  safe_to_resend=adapter.safe_to_resend)
+                                  safe_to_resend=adapter.safe_to_resend,
+                                  entry_key=None if digest else self.store.keys.entry(entry_id))
         if not claim.ok:
             return Outcome(claim.outcome)
         fence = claim.fence
-        entry = self.digests.entry(entry_id) if is_digest(entry_id) else self.store.get(entry_id)
+        entry = self.digests.entry(entry_id) if digest else self.store.load(entry_id, claim.data)
         if entry is None:
             self.ledger.finish(entry_id, target_name, fence, "dead",
                                last_error="the entry is no longer in the store")

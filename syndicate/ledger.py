@@ -53,7 +53,9 @@ return create_record(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[
                      ARGV[6], ARGV[7])
 """
 
-# KEYS: record, due   ARGV: now, lease seconds, member, safe_to_resend (0/1)
+# KEYS: record, due, entry   ARGV: now, lease seconds, member, safe_to_resend (0/1)
+# A successful claim also returns the entry's data: the worker needs it next, so it comes in
+# the same round trip.
 _CLAIM = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'next_at', 'lease_until', 'wire')
 local st, now = f[1], tonumber(ARGV[1])
@@ -78,7 +80,8 @@ redis.call('HSET', KEYS[1], 'state', 'sending', 'lease_until', lease, 'wire', 0,
            'updated_at', ARGV[1])
 redis.call('ZADD', KEYS[2], lease, ARGV[3])
 local more = redis.call('HMGET', KEYS[1], 'op', 'remote_id')
-return {'claimed', fence, attempts, more[1] or '', more[2] or ''}
+local data = KEYS[3] and redis.call('HGET', KEYS[3], 'data') or false
+return {'claimed', fence, attempts, more[1] or '', more[2] or '', data or ''}
 """
 
 # KEYS: record   ARGV: fence, field, value, ...
@@ -214,6 +217,7 @@ class Claim:
     when: float = 0.0
     op: str = ""  # "update": the target has the post; send the edit in place
     remote_id: str = ""
+    data: str = ""  # the entry's stored JSON, when the caller asked for it
 
     @property
     def ok(self) -> bool:
@@ -266,7 +270,7 @@ class Ledger:
         ))
 
     def claim(self, entry_id: str, target: str, *, lease: float, safe_to_resend: bool,
-              now: float | None = None) -> Claim:
+              now: float | None = None, entry_key: str | None = None) -> Claim:
         now = time.time() if now is None else now
         if unsafe.off("no_claim"):
             # Control runs only: a naive check-then-act, as code without the Lua claim would do.
@@ -279,13 +283,13 @@ class Ledger:
                                                              "lease_until": now + lease})
             return Claim("claimed", fence=fence, attempts=attempts)
         res = self._claim(
-            keys=[self._rk(entry_id, target), self.keys.due],
+            keys=[self._rk(entry_id, target), self.keys.due, *([entry_key] if entry_key else [])],
             args=[now, lease, member(entry_id, target), "1" if safe_to_resend else "0"],
         )
         outcome = _s(res[0])
         if outcome == "claimed":
             return Claim(outcome, fence=int(res[1]), attempts=int(res[2]), op=_s(res[3]),
-                         remote_id=_s(res[4]))
+                         remote_id=_s(res[4]), data=_s(res[5]))
         if outcome in ("early", "busy"):
             return Claim(outcome, when=float(_s(res[1])))
         return Claim(outcome)

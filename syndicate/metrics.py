@@ -52,10 +52,10 @@ class Metrics:
         if outcome == "failed":
             pipe.hincrby(self.keys.metrics, SEP.join(("retries", target)), 1)
         if latency is not None:
-            for le in LATENCY_BUCKETS:
-                if latency <= le:
-                    pipe.hincrby(self.keys.metrics, SEP.join(("latency", target, str(le))), 1)
-            pipe.hincrby(self.keys.metrics, SEP.join(("latency", target, "+Inf")), 1)
+            # One bucket per observation; the scrape adds them up into Prometheus' cumulative
+            # buckets, so a delivery costs two counters here, not fifteen.
+            le = next((str(b) for b in LATENCY_BUCKETS if latency <= b), "+Inf")
+            pipe.hincrby(self.keys.metrics, SEP.join(("latency", target, le)), 1)
             pipe.hincrbyfloat(self.keys.metrics, SEP.join(("latency_sum", target)), latency)
         pipe.execute()
 
@@ -92,9 +92,10 @@ class RedisCollector(Collector):
                                     labels=["target"])
         targets = {k.split(SEP)[1] for k in values if k.startswith("latency" + SEP)}
         for target in sorted(targets):
-            buckets = [(str(le) if le != "+Inf" else "+Inf",
-                        float(values.get(SEP.join(("latency", target, str(le))), 0)))
-                       for le in [*LATENCY_BUCKETS, "+Inf"]]
+            buckets, running = [], 0.0
+            for le in [*LATENCY_BUCKETS, "+Inf"]:
+                running += float(values.get(SEP.join(("latency", target, str(le))), 0))
+                buckets.append((str(le), running))
             total = float(values.get(SEP.join(("latency_sum", target)), 0))
             fam.add_metric([target], buckets, total)
         yield fam

@@ -129,6 +129,10 @@ class EntryStore:
         return [e for e in (self._load(eid, d) for eid, d in zip(entry_ids, pipe.execute(),
                                                                    strict=True)) if e]
 
+    def load(self, entry_id: str, data: bytes | str | None) -> Entry | None:
+        """An entry from data already read (e.g. by the ledger's claim)."""
+        return self._load(entry_id, data)
+
     @staticmethod
     def _load(entry_id: str, data: bytes | str | None) -> Entry | None:
         if not data:

@@ -39,3 +39,8 @@ def deliver(entry_id: str, target: str) -> dict[str, Any]:
 @app.task(name=TASK_TICK, ignore_result=True)
 def tick() -> dict[str, int]:
     return runtime.current().tick()
+
+
+@app.task(name="syndicate.noop", ignore_result=True)
+def noop() -> None:
+    """Does nothing: the benchmarks measure Celery's own cost per task with it."""
