@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -22,7 +23,7 @@ from . import __version__, content
 from .config import SiteConfig
 from .entry import Entry
 from .identity import plain_text
-from .store import EntryStore
+from .store import EntryStore, FeedState
 
 FORMATS = {
     "rss": ("feed.xml", "application/rss+xml; charset=utf-8"),
@@ -142,17 +143,29 @@ class Rendered:
 
 
 class FeedCache:
-    """Rendered feeds, one per format, kept until the store's feed version moves."""
+    """Rendered feeds, one per format, kept until the store's feed version moves.
 
-    def __init__(self, store: EntryStore, site: SiteConfig) -> None:
+    The version itself is read from Redis at most once per `freshness` seconds, so a burst of
+    readers costs no Redis round trip at all; a new post shows up within that second.
+    """
+
+    def __init__(self, store: EntryStore, site: SiteConfig, freshness: float = 1.0) -> None:
         self.store = store
         self.site = site
+        self.freshness = freshness
         self._cache: dict[str, Rendered] = {}
         self._lock = threading.Lock()
+        self._state: tuple[float, FeedState] | None = None
         self.renders = 0
 
+    def _feed_state(self) -> FeedState:
+        now = time.monotonic()
+        if self._state is None or now - self._state[0] >= self.freshness:
+            self._state = (now, self.store.feed_state())
+        return self._state[1]
+
     def get(self, fmt: str) -> Rendered:
-        state = self.store.feed_state()
+        state = self._feed_state()
         cached = self._cache.get(fmt)
         if cached is not None and cached.version == state.version:
             return cached

@@ -43,11 +43,11 @@ def _not_modified(req_etag: str | None, req_since: str | None, etag: str, last_m
     return False
 
 
-def create_app(rt: Runtime) -> Flask:
+def create_app(rt: Runtime, *, feed_freshness: float = 1.0) -> Flask:
     app = Flask("syndicate", template_folder=str(Path(__file__).parent / "templates"))
     app.config["MAX_CONTENT_LENGTH"] = rt.config.webhook.max_body
     admin.install(app, rt)
-    feeds = FeedCache(rt.store, rt.config.site)
+    feeds = FeedCache(rt.store, rt.config.site, freshness=feed_freshness)
     app.extensions["syndicate"] = rt
     app.extensions["syndicate.feeds"] = feeds
 

@@ -60,7 +60,8 @@ def test_json_feed(app) -> None:
 
 
 def test_etag_304_and_render_once(app) -> None:
-    flask_app, rt, _ = app
+    _, rt, _ = app
+    flask_app = create_app(rt, feed_freshness=0.0)
     client = flask_app.test_client()
     first = client.get("/feed.atom")
     etag, last_mod = first.headers["ETag"], first.headers["Last-Modified"]

@@ -1,0 +1,497 @@
+"""`python -m bench [--quick] [--write]`: syndicate's speed and memory against baselines measured
+in the same run, on loopback servers. Prints a table; `--write` also writes bench/RESULTS.md.
+
+Every figure is a ratio or a count measured here, now, on this machine, never an absolute time
+asserted in the test suite (`tests/test_bench.py` only runs `--quick` to keep this working).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import psutil
+import redis
+import requests
+
+from bench.faults.harness import Cluster, QuietServer, free_port, workdir
+from syndicate import config as config_mod
+from syndicate import feed as feed_mod
+from syndicate import signing
+from syndicate.entry import Entry
+from syndicate.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parent
+PARAGRAPH = ("<p>Entropy is the price a living system pays to keep its own order, and a model in "
+             "service pays it in electricity. " * 12) + "</p>"
+
+
+def atom(n: int, start: int = 0, blog: int = 0) -> bytes:
+    """A Blogger-shaped Atom feed of `n` entries of about 5 KB each."""
+    entries = []
+    for i in range(start, start + n):
+        when = datetime.fromtimestamp(1_700_000_000 + i * 3600, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S.000Z")
+        body = (f"<h2>Post {i}</h2>" + PARAGRAPH * 3 + f"<p>Number {i} of blog {blog}.</p>")
+        body = body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        entries.append(
+            f"<entry><id>tag:blogger.com,1999:blog-{blog}.post-{i}</id><published>{when}"
+            f"</published><updated>{when}</updated><title type='text'>Post {i} of {blog}</title>"
+            f"<content type='html'>{body}</content><link rel='alternate' type='text/html' "
+            f"href='https://b{blog}.example/{i}.html'/></entry>")
+    return ("<?xml version='1.0' encoding='UTF-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
+            f"<id>tag:blogger.com,1999:blog-{blog}</id><title>Blog {blog}</title>"
+            f"<link rel='alternate' href='https://b{blog}.example/'/>"
+            + "".join(reversed(entries)) + "</feed>").encode()
+
+
+class Farm:
+    """Serves many feeds with ETag/304 (or, with `honour_etag = False`, always 200)."""
+
+    def __init__(self) -> None:
+        self.feeds: dict[str, bytes] = {}
+        self.etags: dict[str, str] = {}
+        self.honour_etag = True
+        self.hits = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                outer.hits += 1
+                body = outer.feeds.get(self.path, b"")
+                etag = outer.etags.get(self.path, "")
+                if outer.honour_etag and self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/atom+xml")
+                self.send_header("ETag", etag)
+                self.send_header("Last-Modified", formatdate(usegmt=True))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.request_queue_size = 256
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def put(self, path: str, body: bytes) -> str:
+        self.feeds[path] = body
+        self.etags[path] = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+
+
+class Recorder:
+    """A target that answers after `latency` and notes when each entry first arrived."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.first: dict[str, float] = {}
+        self.count = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                now = time.time()
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                m = re.search(rb'"id":\s*"([0-9a-f]{16})"', body)
+                if m:
+                    outer.first.setdefault(m.group(1).decode(), now)
+                outer.count += 1
+                if outer.latency:
+                    time.sleep(outer.latency)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.request_queue_size = 512
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/in"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    baseline: float | None
+    goal: str
+    met: bool
+    note: str = ""
+
+    @property
+    def ratio(self) -> str:
+        return f"{self.value / self.baseline:.1f}x" if self.baseline else "—"
+
+
+class ListQueue:
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[str, str]] = []
+        self.polls: list[str] = []
+
+    def deliver(self, entry_id: str, target: str) -> None:
+        self.deliveries.append((entry_id, target))
+
+    def poll(self, source: str) -> None:
+        self.polls.append(source)
+
+
+def _config(redis_url: str, prefix: str, sources: list[dict[str, Any]],
+            targets: list[dict[str, Any]]) -> config_mod.Config:
+    return config_mod.parse({"site": {"title": "Bench", "url": "http://127.0.0.1:8080/"},
+                             "sources": sources, "targets": targets,
+                             "redis": {"url": redis_url, "prefix": prefix},
+                             "fetch": {"allow_private": True}}, env={})
+
+
+def cleanup(redis_url: str, prefix: str) -> None:
+    r = redis.Redis.from_url(redis_url)
+    for key in r.scan_iter(f"{prefix}:*", count=1000):
+        r.delete(key)
+
+
+def polling(redis_url: str, sources: int, entries: int) -> list[Figure]:
+    farm = Farm()
+    prefix = f"bench-poll-{os.getpid()}"
+    body = {i: atom(entries, blog=i) for i in range(sources)}
+    urls = [farm.put(f"/feed/{i}", body[i]) for i in range(sources)]
+    cfg = _config(redis_url, prefix, [{"name": f"s{i}", "url": u, "flood_limit": 1000}
+                                      for i, u in enumerate(urls)],
+                  [{"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/",
+                    "secret": "whsec_YmVuY2g="}])
+    q = ListQueue()
+    rt = Runtime.open(cfg, queue=q)
+    names = [s.name for s in cfg.sources]
+    out: list[Figure] = []
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(rt.poll, names))  # first poll: baseline, every feed parsed
+            # 1. unchanged sources answering 304
+            started = time.perf_counter()
+            results = list(pool.map(rt.poll, names))
+            rate = sources / (time.perf_counter() - started)
+            assert all(r.status == "not-modified" for r in results), results[:3]
+            # baseline: fetch and parse every feed, as a plain feedparser loop would
+            sample = names[: max(10, sources // 50)]
+            started = time.perf_counter()
+            for name in sample:
+                feedparser.parse(requests.get(cfg.source(name).url, timeout=30).content)  # type: ignore[union-attr]
+            base = len(sample) / (time.perf_counter() - started)
+            out.append(Figure(f"poll {sources} unchanged sources (304)", rate, "polls/s", base,
+                              ">= 200 polls/s and >= 50x", rate >= 200 and rate / base >= 50,
+                              f"{entries}-entry feeds, 16 threads"))
+            # 2. a server that ignores ETag: same bytes, no parse
+            farm.honour_etag = False
+            parses = rt.poller.parses
+            list(pool.map(rt.poll, names))
+            extra = rt.poller.parses - parses
+            out.append(Figure("poll when the server ignores ETag: feedparser calls", extra,
+                              "calls", None, "0", extra == 0, f"{sources} polls, all 200"))
+            farm.honour_etag = True
+            # 3. 1% of the sources gain an entry
+            changed = names[: max(1, sources // 100)]
+            for name in changed:
+                i = int(name[1:])
+                farm.put(f"/feed/{i}", atom(entries + 1, blog=i))
+            parses, queued = rt.poller.parses, len(q.deliveries)
+            list(pool.map(rt.poll, names))
+            extra, new = rt.poller.parses - parses, len(q.deliveries) - queued
+            out.append(Figure("poll with 1% changed: feeds parsed / new deliveries", extra,
+                              "parsed", None, f"{len(changed)} / {len(changed)}",
+                              extra == len(changed) and new == len(changed),
+                              f"{new} new entries queued for delivery"))
+    finally:
+        farm.stop()
+        cleanup(redis_url, prefix)
+    return out
+
+
+def _tree_rss(pid: int) -> int:
+    try:
+        p = psutil.Process(pid)
+        return sum(c.memory_info().rss for c in [p, *p.children(recursive=True)])
+    except psutil.NoSuchProcess:
+        return 0
+
+
+def webhook_latency(redis_url: str, runs: int, entries: int) -> list[Figure]:
+    farm = Farm()
+    target = Recorder()
+    folder = workdir()
+    feed_entries = entries
+    url = farm.put("/feed", atom(feed_entries))
+    cluster = Cluster(redis_url, folder, [{"name": "hook", "kind": "webhook",
+                                           "url": target.url, "secret": "whsec_YmVuY2g="}],
+                      sources=[{"name": "blog", "url": url, "poll_interval": "1h"}],
+                      prefix="bench-hook")
+    secret = b"faults"
+    port = free_port()
+    latencies: list[float] = []
+    try:
+        cluster.spawn("web", "web", "--port", str(port))
+        cluster.start_worker(concurrency=4)
+        rt = cluster.runtime()
+        rt.poll("blog")  # the baseline
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()["workers"]:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        for n in range(runs):
+            farm.put("/feed", atom(feed_entries, start=n + 1))  # one new post, newest first
+            body = b'{"source": "blog"}'
+            hdrs = signing.headers(secret, f"msg_bench_{n}", body)
+            before = set(target.first)
+            sent = time.time()
+            requests.post(f"http://127.0.0.1:{port}/hooks/publish", data=body, headers=hdrs,
+                          timeout=10)
+            end = time.monotonic() + 10
+            while time.monotonic() < end and len(target.first) == len(before):
+                time.sleep(0.001)
+            new = set(target.first) - before
+            if new:
+                latencies.append((target.first[new.pop()] - sent) * 1000)
+    finally:
+        cluster.stop()
+        farm.stop()
+        target.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    lat = sorted(latencies)
+    p50 = statistics.median(lat) if lat else float("inf")
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("inf")
+    return [Figure(f"webhook -> first target request, p50 ({len(lat)} runs)", p50, "ms", None,
+                   "<= 100 ms", p50 <= 100, f"{feed_entries}-entry feed, one new post"),
+            Figure("webhook -> first target request, p99", p99, "ms", None, "<= 300 ms",
+                   p99 <= 300)]
+
+
+def fan_out(redis_url: str, entries: int, workers: int, concurrency: int) -> list[Figure]:
+    targets = [Recorder(latency=0.05) for _ in range(3)]
+    folder = workdir()
+    cluster = Cluster(redis_url, folder, [
+        {"name": f"t{i}", "kind": "webhook", "url": t.url, "secret": "whsec_YmVuY2g=",
+         "timeout": "10s"} for i, t in enumerate(targets)], prefix="bench-fan")
+    r = redis.Redis.from_url(redis_url)
+    rss = {"worker": 0, "web": 0}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            for name, proc in list(cluster.procs.items()):
+                kind = "web" if name == "web" else "worker"
+                rss[kind] = max(rss[kind], _tree_rss(proc.pid) // max(1, workers
+                                                                       if kind == "worker"
+                                                                       else 1))
+            time.sleep(0.2)
+
+    try:
+        port = free_port()
+        cluster.spawn("web", "web", "--port", str(port))
+        for w in range(workers):
+            cluster.spawn(f"worker{w}", "worker", "--concurrency", str(concurrency),
+                          "--hostname", f"w{w}@%h")
+        rt = cluster.runtime()
+        time.sleep(4)
+        threading.Thread(target=sample, daemon=True).start()
+        # Baseline: Celery's own cost, the same number of no-op tasks through the same workers.
+        app = rt.queue.app  # type: ignore[attr-defined]
+        n_tasks = entries * 3
+        before = int(r.info("stats")["total_commands_processed"])
+        started = time.perf_counter()
+        for _ in range(n_tasks):
+            app.send_task("syndicate.noop", queue="syndicate")
+        qkey = cluster.prefix + ":celery:syndicate"
+        while r.llen(qkey) or len(r.hkeys(cluster.prefix + ":celery:unacked")):
+            time.sleep(0.05)
+        noop_rate = n_tasks / (time.perf_counter() - started)
+        noop_cmds = (int(r.info("stats")["total_commands_processed"]) - before) / n_tasks
+        # The real thing: entries x 3 targets answering after 50 ms.
+        before = int(r.info("stats")["total_commands_processed"])
+        started = time.perf_counter()
+        ids = []
+        for i in range(entries):
+            e = Entry(source="bench", guid=f"urn:bench:{i}", link=f"https://bench.example/{i}",
+                      title=f"Bench {i}", content_html=f"<p>{i}</p>", published=time.time())
+            eid, _ = rt.store.upsert(e)
+            ids.append(eid)
+        fan_started = time.perf_counter()
+        for eid in ids:
+            rt.dispatcher.fan_out(eid)
+        # Watch the targets, not Redis: the measurement must not add commands of its own.
+        while sum(t.count for t in targets) < n_tasks and time.perf_counter() - started < 600:
+            time.sleep(0.05)
+        rate = n_tasks / (time.perf_counter() - fan_started)
+        time.sleep(1.0)  # the last finishes are recorded
+        total = (int(r.info("stats")["total_commands_processed"]) - before) / n_tasks
+    finally:
+        stop.set()
+        cluster.stop()
+        for t in targets:
+            t.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    ours = total - noop_cmds  # what a delivery adds to Celery's own cost per task
+    mib = 1024 * 1024
+    return [
+        Figure(f"fan-out: {entries} entries x 3 targets (50 ms each)", rate, "deliveries/s",
+               noop_rate, ">= 40% of no-op tasks/s", rate / noop_rate >= 0.4,
+               f"{workers} worker processes x {concurrency} threads"),
+        Figure("Redis commands per delivery, syndicate's own", ours, "commands", None,
+               "report; <= 6", ours <= 6,
+               f"all commands incl. Celery's: {total:.1f}; a no-op task alone: {noop_cmds:.1f}; "
+               "incl. the fan-out and upsert of each entry"),
+        Figure("peak RSS per worker process during fan-out", rss["worker"] / mib, "MiB", None,
+               "<= 150 MiB", rss["worker"] / mib <= 150),
+        Figure("peak RSS of the web process during fan-out", rss["web"] / mib, "MiB", None,
+               "<= 150 MiB", rss["web"] / mib <= 150),
+    ]
+
+
+def reader_feed(redis_url: str, seconds: int) -> list[Figure]:
+    prefix = f"bench-feed-{os.getpid()}"
+    cfg = _config(redis_url, prefix, [], [])
+    rt = Runtime.open(cfg, queue=ListQueue())
+    for i in range(50):
+        rt.store.upsert(Entry(source="b", guid=f"urn:b:{i}", link=f"https://b.example/{i}",
+                              title=f"Post {i}", content_html=PARAGRAPH * 4,
+                              published=1_700_000_000 + i))
+    # Baseline: what rendering with feedgen on every request would allow.
+    entries = rt.store.latest(50)
+    started = time.perf_counter()
+    n = 0
+    while time.perf_counter() - started < 2:
+        feed_mod.render(cfg.site, "atom", entries)
+        n += 1
+    base = n / (time.perf_counter() - started)
+    wrk = shutil.which("wrk")
+    folder = workdir()
+    cfg_path = folder / "c.toml"
+    cfg_path.write_text(f'[redis]\nurl = "{redis_url}"\nprefix = "{prefix}"\n')
+    port = free_port()
+    env = {**os.environ, "SYNDICATE_CONFIG": str(cfg_path), "REDIS_URL": redis_url,
+           "SYNDICATE_REDIS_PREFIX": prefix}
+    web = subprocess.Popen([sys.executable, "-m", "syndicate", "--log-level", "WARNING", "web",
+                            "--port", str(port), "--threads", "16"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    url = f"http://127.0.0.1:{port}/feed.atom"
+    try:
+        for _ in range(100):
+            try:
+                etag = requests.get(url, timeout=1).headers["ETag"]
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        ok = not_modified = 0.0
+        if wrk:
+            ok = _wrk(wrk, url, seconds, [])
+            not_modified = _wrk(wrk, url, seconds, ["-H", f"If-None-Match: {etag}"])
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait()
+        cleanup(redis_url, prefix)
+        shutil.rmtree(folder, ignore_errors=True)
+    note = "wrk -t2 -c32" if wrk else "wrk is not installed (apt-get install wrk)"
+    return [Figure("reader feed /feed.atom (50 entries), 200s", ok, "req/s", base,
+                   ">= 20x rendering per request", bool(wrk) and ok / base >= 20, note),
+            Figure("reader feed /feed.atom, 304s", not_modified, "req/s", None, ">= 2,000 req/s",
+                   not_modified >= 2000, note)]
+
+
+def _wrk(wrk: str, url: str, seconds: int, extra: list[str]) -> float:
+    out = subprocess.run([wrk, "-t2", "-c32", f"-d{seconds}s", *extra, url],
+                         capture_output=True, text=True, timeout=seconds + 30).stdout
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    return float(m.group(1)) if m else 0.0
+
+
+def table(figures: list[Figure]) -> str:
+    lines = ["| figure | measured | baseline (same run) | ratio | goal | met | notes |",
+             "|---|---|---|---|---|---|---|"]
+    for f in figures:
+        base = f"{f.baseline:,.1f}" if f.baseline else "—"
+        lines.append(f"| {f.name} | {f.value:,.1f} {f.unit} | {base} | {f.ratio} | {f.goal} "
+                     f"| {'yes' if f.met else 'NO'} | {f.note} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    ap.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
+    ap.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    args = ap.parse_args()
+    q = args.quick
+    steps: list[Callable[[], list[Figure]]] = [
+        lambda: polling(args.redis, 20 if q else 1000, 5 if q else 50),
+        lambda: webhook_latency(args.redis, 5 if q else 200, 5 if q else 50),
+        lambda: fan_out(args.redis, 10 if q else 1000, 2, 8 if q else 64),
+        lambda: reader_feed(args.redis, 1 if q else 5),
+    ]
+    figures: list[Figure] = []
+    for step in steps:
+        got = step()
+        figures += got
+        for f in got:
+            print(f"{f.name}: {f.value:,.1f} {f.unit} (goal {f.goal}) {f.note}", flush=True)
+    md = table(figures)
+    print("\n" + md)
+    if args.write:
+        machine = (f"{platform.machine()}, {os.cpu_count()} cores, "
+                   f"{psutil.virtual_memory().total // 2**30} GiB, Python "
+                   f"{platform.python_version()}, Redis "
+                   f"{redis.Redis.from_url(args.redis).info('server')['redis_version']}")
+        (ROOT / "RESULTS.md").write_text(
+            f"# Benchmark results\n\n`python -m bench --write`, {datetime.now(UTC):%Y-%m-%d}, "
+            f"{machine}.\nEvery server is on loopback; baselines are measured in the same run."
+            f"\n\n{md}\n")
+
+
+if __name__ == "__main__":
+    main()
