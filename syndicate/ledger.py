@@ -281,7 +281,8 @@ class Ledger:
             attempts = int(self.r.hincrby(self._rk(entry_id, target), "attempts", 1))
             self.r.hset(self._rk(entry_id, target), mapping={"state": "sending", "wire": 0,
                                                              "lease_until": now + lease})
-            return Claim("claimed", fence=fence, attempts=attempts)
+            data = self.r.hget(entry_key, "data") if entry_key else None
+            return Claim("claimed", fence=fence, attempts=attempts, data=_s(data or ""))
         res = self._claim(
             keys=[self._rk(entry_id, target), self.keys.due, *([entry_key] if entry_key else [])],
             args=[now, lease, member(entry_id, target), "1" if safe_to_resend else "0"],
