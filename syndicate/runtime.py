@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import BusyLoadingError, TimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 from . import config as config_mod
 from . import websub
@@ -32,8 +36,14 @@ HEARTBEAT_TTL = 30
 
 
 def connect(url: str) -> Redis:
-    return Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10,
-                                health_check_interval=30, retry_on_timeout=True)
+    """A client that rides out a Redis restart (connection refused, then "loading the dataset")
+    for about half a minute instead of failing the delivery in hand. Retrying is safe because
+    every script is: the claim is fenced, creates are NX, and an upsert whose answer was lost
+    already put its entry in the outbox."""
+    retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=25)
+    return Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5,
+                          health_check_interval=30, retry=retry,
+                          retry_on_error=[BusyLoadingError, RedisConnectionError, TimeoutError])
 
 
 @dataclass

@@ -114,13 +114,22 @@ def redis_kill(folder: Path, _redis_url: str, *, entries: int = 1000, every: flo
         ids = seed(rt, entries)
         last = time.monotonic() - every + 1.0  # the first fault a second in, then every `every`
 
+        restarts = 0
+
         def chaos() -> None:
-            nonlocal kills, last
+            nonlocal kills, last, restarts
             if time.monotonic() - last > every and kills < 10:
                 server.kill()
                 server.start()
                 kills += 1
                 last = time.monotonic()
+            # As `syndicate up` and docker's restart policy do: a worker that exits is started.
+            for name in ("worker", "beat"):
+                proc = cluster.procs.get(name)
+                if proc is not None and proc.poll() is not None:
+                    cluster.procs.pop(name)
+                    (cluster.start_worker if name == "worker" else cluster.start_beat)()
+                    restarts += 1
 
         def safe_drain(during):  # type: ignore[no-untyped-def]
             try:
@@ -133,8 +142,8 @@ def redis_kill(folder: Path, _redis_url: str, *, entries: int = 1000, every: flo
         return check("Redis kill -9, restart on AOF", ids, hook=hook, smtp=smtp, states=states,
                      started=started, faults=kills, control=control,
                      unknown_mail=unknown_ids(rt, "mail"),
-                     notes=f"{kills} kills; " + ("AOF off" if control else
-                                                 "appendonly yes, appendfsync always"))
+                     notes=f"{kills} kills, {restarts} process restarts; " + (
+                         "AOF off" if control else "appendonly yes, appendfsync always"))
     finally:
         cluster.stop()
         hook.stop()
