@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -21,6 +22,15 @@ from .errors import FetchError
 USER_AGENT = f"syndicate/{__version__} (+https://github.com/syndicate-posse/syndicate)"
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 5
+
+
+def _shutdown(resp: requests.Response) -> None:
+    """Close the socket under a response from another thread, so a blocked read returns."""
+    try:
+        sock = resp.raw._connection.sock  # type: ignore[union-attr]
+        sock.shutdown(socket.SHUT_RDWR)
+    except (AttributeError, OSError):
+        resp.close()
 
 
 class UnsafeURL(FetchError):
@@ -141,19 +151,35 @@ def fetch(
             raise FetchError(url, f"body of {declared} bytes is over the {max_bytes}-byte cap",
                              status=200, response=resp)
         chunks, size = [], 0
-        deadline = started + timeout * 2  # a slow drip cannot hold a worker forever
+        # A server that drips a byte at a time never trips the read timeout, and urllib3 keeps
+        # reading until a chunk is full: a watchdog closes the connection at the deadline.
+        budget = timeout * 2
+        expired = threading.Event()
+
+        def cut() -> None:
+            expired.set()
+            _shutdown(resp)
+
+        watchdog = threading.Timer(max(0.0, started + budget - time.monotonic()), cut)
+        watchdog.daemon = True
+        watchdog.start()
         try:
             for chunk in resp.iter_content(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
                     raise FetchError(url, f"body is over the {max_bytes}-byte cap",
                                      status=200, response=resp)
-                if time.monotonic() > deadline:
-                    raise FetchError(url, f"body took longer than {timeout * 2:g}s",
-                                     status=200, response=resp)
                 chunks.append(chunk)
-        except requests.RequestException as exc:
+        except (requests.RequestException, OSError, AttributeError, ValueError) as exc:
+            if expired.is_set():
+                raise FetchError(url, f"body took longer than {budget:g}s", status=200,
+                                 response=resp) from None
             raise FetchError(url, f"body cut off: {exc}", status=200, response=resp) from None
+        finally:
+            watchdog.cancel()
+        if expired.is_set():
+            raise FetchError(url, f"body took longer than {budget:g}s", status=200,
+                             response=resp)
         return Fetched(
             url=resp.url,
             status=200,

@@ -52,3 +52,40 @@ def test_oversized_webhook_is_refused(make_runtime) -> None:
     body, hdrs = signed({"source": "s", "padding": "x" * 70_000})
     resp = create_app(rt).test_client().post("/hooks/publish", data=body, headers=hdrs)
     assert resp.status_code == 413 and q.polls == []
+
+
+def test_slow_drip_server_is_cut_off() -> None:
+    import socket
+    import threading
+    import time
+
+    from syndicate.errors import FetchError
+    from syndicate.fetch import fetch
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = srv.accept()
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                     b"Content-Length: 100000\r\n\r\n")
+        while not stop.is_set():
+            try:
+                conn.sendall(b"<")
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    threading.Thread(target=drip, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError, match="longer than"):
+            fetch(f"http://127.0.0.1:{srv.getsockname()[1]}/feed", timeout=1.0,
+                  allow_private=True)
+    finally:
+        stop.set()
+        srv.close()
+    assert time.monotonic() - started < 5
