@@ -38,6 +38,7 @@ from syndicate import config as config_mod
 from syndicate import feed as feed_mod
 from syndicate import signing
 from syndicate.entry import Entry
+from syndicate.queue import MemoryQueue
 from syndicate.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent
@@ -168,16 +169,7 @@ class Figure:
         return f"{self.value / self.baseline:.1f}x" if self.baseline else "—"
 
 
-class ListQueue:
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[str, str]] = []
-        self.polls: list[str] = []
-
-    def deliver(self, entry_id: str, target: str) -> None:
-        self.deliveries.append((entry_id, target))
-
-    def poll(self, source: str) -> None:
-        self.polls.append(source)
+ListQueue = MemoryQueue
 
 
 def _config(redis_url: str, prefix: str, sources: list[dict[str, Any]],

@@ -73,6 +73,21 @@ def producer(config: Config) -> Celery:
     return app
 
 
+class MemoryQueue:
+    """A `Queue` that only records its wake-up calls: for tests and tools that drive the
+    dispatcher themselves."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[str, str]] = []
+        self.polls: list[str] = []
+
+    def deliver(self, entry_id: str, target: str) -> None:
+        self.deliveries.append((entry_id, target))
+
+    def poll(self, source: str) -> None:
+        self.polls.append(source)
+
+
 class CeleryQueue:
     """The dispatcher's `Queue`, backed by Celery messages sent by task name."""
 

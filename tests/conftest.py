@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from syndicate import config as config_mod
+from syndicate.queue import MemoryQueue
 from syndicate.runtime import Runtime
 
 from .fakes.buttondown import ButtondownServer
@@ -81,18 +82,7 @@ def r(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
-class ListQueue:
-    """Records wake-up calls instead of sending them (for tests of one layer)."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[str, str]] = []
-        self.polls: list[str] = []
-
-    def deliver(self, entry_id: str, target: str) -> None:
-        self.deliveries.append((entry_id, target))
-
-    def poll(self, source: str) -> None:
-        self.polls.append(source)
+ListQueue = MemoryQueue  # the recording queue, as tests call it
 
 
 def _serve(cls: type) -> Any:

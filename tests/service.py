@@ -13,31 +13,19 @@ from typing import Any
 
 import requests
 
+from bench.faults.harness import dump_toml
+
 from .fakes.smtp import free_port
 
 
 def write_config(path: Path, *, sources: list[dict[str, Any]], targets: list[dict[str, Any]],
                  webhook_secret: str, worker: dict[str, str] | None = None) -> Path:
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int | float):
-            return str(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    lines = ['[site]', 'title = "Sanjay Basu"', 'url = "http://127.0.0.1:8080/"',
-             'author = "Sanjay Basu"', "", "[webhook]", f"secret = {value(webhook_secret)}", ""]
-    for table, items in (("sources", sources), ("targets", targets)):
-        for item in items:
-            lines.append(f"[[{table}]]")
-            lines += [f"{k} = {value(v)}" for k, v in item.items()]
-            lines.append("")
-    lines += ["[fetch]", "allow_private = true", "", "[worker]"]
-    for k, v in (worker or {"tick": "1s", "retry_base": "1s", "retry_cap": "5s"}).items():
-        lines.append(f"{k} = {value(v)}")
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(dump_toml({
+        "site": {"title": "Sanjay Basu", "url": "http://127.0.0.1:8080/",
+                 "author": "Sanjay Basu"},
+        "webhook": {"secret": webhook_secret}, "sources": sources, "targets": targets,
+        "fetch": {"allow_private": True},
+        "worker": worker or {"tick": "1s", "retry_base": "1s", "retry_cap": "5s"}}))
     return path
 
 

@@ -262,7 +262,7 @@ class Cluster:
                 "targets": self.targets, "worker": worker, "fetch": {"allow_private": True},
                 "redis": {"url": self.redis_url, "prefix": self.prefix}}
         self.config_path = self.folder / "syndicate.toml"
-        self.config_path.write_text(_toml(data))
+        self.config_path.write_text(dump_toml(data))
         self.env = {**os.environ, "SYNDICATE_CONFIG": str(self.config_path),
                     "REDIS_URL": self.redis_url, "SYNDICATE_REDIS_PREFIX": self.prefix,
                     "SYNDICATE_UNSAFE": self.unsafe, "SYNDICATE_LOG_LEVEL": "WARNING"}
@@ -271,6 +271,12 @@ class Cluster:
     def runtime(self) -> Runtime:
         """The harness's own view: it seeds entries and reads the ledger, never delivers."""
         return Runtime.open(self.config)
+
+    def up(self, *, worker_concurrency: int = 8) -> Runtime:
+        """The scheduler and one worker running; the harness's own runtime to seed and check."""
+        self.start_beat()
+        self.start_worker(concurrency=worker_concurrency)
+        return self.runtime()
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
@@ -365,7 +371,8 @@ def check(name: str, ids: list[str], *, hook: CountingTarget | None = None,
                   control=control, notes=notes)
 
 
-def _toml(data: dict[str, Any]) -> str:
+def dump_toml(data: dict[str, Any]) -> str:
+    """Enough TOML for a config file: tables, arrays of tables, scalars and lists."""
     def value(v: Any) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"

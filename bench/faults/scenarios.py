@@ -42,9 +42,7 @@ def worker_kill(folder: Path, redis_url: str, *, entries: int = 1000, every: flo
                       unsafe="acks_early,no_reconcile" if control else "")
     kills = 0
     try:
-        rt = cluster.runtime()
-        cluster.start_beat()
-        cluster.start_worker()
+        rt = cluster.up()
         started = time.monotonic()
         ids = seed(rt, entries)
         last = time.monotonic() - every + 1.0  # the first fault a second in, then every `every`
@@ -107,9 +105,7 @@ def redis_kill(folder: Path, _redis_url: str, *, entries: int = 1000, every: flo
     cluster = Cluster(server.url, folder / "cluster", _targets(hook, smtp), prefix="f-redis")
     kills = 0
     try:
-        rt = cluster.runtime()
-        cluster.start_beat()
-        cluster.start_worker()
+        rt = cluster.up()
         started = time.monotonic()
         ids = seed(rt, entries)
         last = time.monotonic() - every + 1.0  # the first fault a second in, then every `every`
@@ -159,9 +155,7 @@ def commit_then_fail(folder: Path, redis_url: str, *, entries: int = 500,
                           dedupe=not control)
     cluster = Cluster(redis_url, folder, _targets(hook, None), prefix="f-commit")
     try:
-        rt = cluster.runtime()
-        cluster.start_beat()
-        cluster.start_worker()
+        rt = cluster.up()
         started = time.monotonic()
         ids = seed(rt, entries)
         states = drain(rt, entries, timeout)
@@ -181,9 +175,7 @@ def flaky_target(folder: Path, redis_url: str, *, entries: int = 500, control: b
     cluster = Cluster(redis_url, folder, _targets(hook, None, max_attempts=3), prefix="f-flaky",
                       unsafe="no_retry_after" if control else "")
     try:
-        rt = cluster.runtime()
-        cluster.start_beat()
-        cluster.start_worker()
+        rt = cluster.up()
         started = time.monotonic()
         ids = seed(rt, entries)
         states = drain(rt, entries, timeout)
