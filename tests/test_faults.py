@@ -51,7 +51,7 @@ def test_control_run_shows_the_failure(name: str, tmp_path: Path, tcp_redis: str
 
 @pytest.mark.parametrize("control", [False, True])
 def test_webhook_storm(make_runtime, control: bool, monkeypatch) -> None:
-    """The same publish webhook 20 times at once, over and over: one poll each."""
+    """The same publish webhook 20 times at once, 200 times over: one poll each."""
     import waitress.server
 
     from .fakes.smtp import free_port
@@ -65,7 +65,7 @@ def test_webhook_storm(make_runtime, control: bool, monkeypatch) -> None:
     threading.Thread(target=server.run, daemon=True).start()
     import requests
 
-    rounds, burst = 20, 20
+    rounds, burst = 200, 20
     try:
         for r in range(rounds):
             body, hdrs = signed({"source": "blogger"}, msg_id=f"msg_storm_{r}")
