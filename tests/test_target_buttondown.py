@@ -50,18 +50,24 @@ def test_a_retry_after_a_lost_answer_replays_not_resends(make_runtime, server) -
 def test_errors(make_runtime, server) -> None:
     rt = runtime(make_runtime, server)
     eid = new_entry(rt)
-    server.faults.append(Reply(429, {"detail": "Request was throttled."}, {"Retry-After": "5"}))
-    out = rt.dispatcher.deliver(eid, "bd")
-    assert out.state == "failed" and out.retry_in is not None and out.retry_in >= 5
-    other = new_entry(rt, 2)
     server.faults.append(Reply(400, {"code": "email_duplicate", "detail": "Already exists."}))
-    out = rt.dispatcher.deliver(other, "bd")
+    out = rt.dispatcher.deliver(eid, "bd")
     assert out.state == "dead" and "email_duplicate: Already exists." in out.error
-    bad, _ = make_runtime(targets=[{"name": "bd", "kind": "buttondown", "api_key": "nope",
+    other = new_entry(rt, 2)
+    server.faults.append(Reply(429, {"detail": "Request was throttled."}, {"Retry-After": "5"}))
+    out = rt.dispatcher.deliver(other, "bd")
+    assert out.state == "failed" and out.retry_in is not None and out.retry_in >= 5
+    # The limit is the account's: every other delivery to this target waits too, unsent.
+    third = new_entry(rt, 3)
+    seen = server.requests_seen
+    assert rt.dispatcher.deliver(third, "bd").state == "pending"
+    assert server.requests_seen == seen
+    assert rt.ledger.get(third, "bd").attempts == 0
+    bad, _ = make_runtime(targets=[{"name": "bd2", "kind": "buttondown", "api_key": "nope",
                                     "base_url": server.url}])
-    third = new_entry(bad, 3)
-    assert bad.dispatcher.deliver(third, "bd").state == "failed"
-    assert bad.ledger.get(third, "bd").last_error.startswith("target broken: HTTP 401")
+    fourth = new_entry(bad, 4)
+    assert bad.dispatcher.deliver(fourth, "bd2").state == "failed"
+    assert bad.ledger.get(fourth, "bd2").last_error.startswith("target broken: HTTP 401")
 
 
 def test_an_edit_never_sends_again(make_runtime, server) -> None:
