@@ -1,4 +1,4 @@
-"""Behaves as Hashnode's GraphQL API does (apidocs.hashnode.com): one endpoint, Bearer PAT,
+"""Behaves as Hashnode's GraphQL API does (its public API docs): one endpoint, Bearer PAT,
 HTTP 200 with `errors[].extensions.code` for failures, a publication's posts paged with
 `first`/`after`, and `FORBIDDEN` for writes without a Pro plan."""
 
