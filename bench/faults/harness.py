@@ -311,6 +311,22 @@ class Cluster:
             pass
 
 
+class Every:
+    """Calls `action` every `seconds` (the first a second in), at most `limit` times: a fault
+    injected on a schedule while the deliveries run."""
+
+    def __init__(self, seconds: float, limit: int, action: Callable[[], None]) -> None:
+        self.seconds, self.limit, self.action = seconds, limit, action
+        self.count = 0
+        self.last = time.monotonic() - seconds + 1.0
+
+    def __call__(self) -> None:
+        if time.monotonic() - self.last > self.seconds and self.count < self.limit:
+            self.action()
+            self.count += 1
+            self.last = time.monotonic()
+
+
 def seed(rt: Runtime, n: int, *, tag: str = "") -> list[str]:
     """N new entries, fanned out to every target through the real queue."""
     ids = []

@@ -11,6 +11,7 @@ from .harness import (
     Cluster,
     CountingSmtp,
     CountingTarget,
+    Every,
     RedisProc,
     Result,
     TargetBehaviour,
@@ -40,28 +41,23 @@ def worker_kill(folder: Path, redis_url: str, *, entries: int = 1000, every: flo
     hook, smtp = CountingTarget(TargetBehaviour(latency=0.02)), CountingSmtp()
     cluster = Cluster(redis_url, folder, _targets(hook, smtp), prefix="f-kill",
                       unsafe="acks_early,no_reconcile" if control else "")
-    kills = 0
     try:
         rt = cluster.up()
         started = time.monotonic()
         ids = seed(rt, entries)
-        last = time.monotonic() - every + 1.0  # the first fault a second in, then every `every`
 
-        def chaos() -> None:
-            nonlocal kills, last
-            if time.monotonic() - last > every and kills < 40:
-                cluster.kill("worker")
-                cluster.start_worker()
-                kills += 1
-                last = time.monotonic()
+        def restart_worker() -> None:
+            cluster.kill("worker")
+            cluster.start_worker()
 
+        chaos = Every(every, 40, restart_worker)
         states = drain(rt, 2 * entries, 45 if control else timeout, chaos)
         if not control:  # the last worker lives: let leases run out and the reconciler finish
             states = drain(rt, 2 * entries, timeout)
         return check("worker kill -9", ids, hook=hook, smtp=smtp, states=states,
-                     started=started, faults=kills, control=control,
+                     started=started, faults=chaos.count, control=control,
                      unknown_mail=unknown_ids(rt, "mail"),
-                     notes=f"{kills} kills, every {every:g}s")
+                     notes=f"{chaos.count} kills, every {every:g}s")
     finally:
         cluster.stop()
         hook.stop()
@@ -103,22 +99,21 @@ def redis_kill(folder: Path, _redis_url: str, *, entries: int = 1000, every: flo
     server = RedisProc(folder / "redis", appendonly=not control).start()
     hook, smtp = CountingTarget(TargetBehaviour(latency=0.1)), CountingSmtp()
     cluster = Cluster(server.url, folder / "cluster", _targets(hook, smtp), prefix="f-redis")
-    kills = 0
     try:
         rt = cluster.up()
         started = time.monotonic()
         ids = seed(rt, entries)
-        last = time.monotonic() - every + 1.0  # the first fault a second in, then every `every`
-
         restarts = 0
 
+        def restart_redis() -> None:
+            server.kill()
+            server.start()
+
+        kill_redis = Every(every, 10, restart_redis)
+
         def chaos() -> None:
-            nonlocal kills, last, restarts
-            if time.monotonic() - last > every and kills < 10:
-                server.kill()
-                server.start()
-                kills += 1
-                last = time.monotonic()
+            nonlocal restarts
+            kill_redis()
             # As `syndicate up` and docker's restart policy do: a worker that exits is started.
             for name in ("worker", "beat"):
                 proc = cluster.procs.get(name)
@@ -136,9 +131,9 @@ def redis_kill(folder: Path, _redis_url: str, *, entries: int = 1000, every: flo
 
         states = safe_drain(chaos)
         return check("Redis kill -9, restart on AOF", ids, hook=hook, smtp=smtp, states=states,
-                     started=started, faults=kills, control=control,
+                     started=started, faults=kill_redis.count, control=control,
                      unknown_mail=unknown_ids(rt, "mail"),
-                     notes=f"{kills} kills, {restarts} process restarts; " + (
+                     notes=f"{kill_redis.count} kills, {restarts} process restarts; " + (
                          "AOF off" if control else "appendonly yes, appendfsync always"))
     finally:
         cluster.stop()
