@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ import psutil
 import redis
 import requests
 
-from bench.faults.harness import Cluster, QuietServer, free_port, workdir
+from bench.faults.harness import Cluster, QuietHandler, free_port, serve, workdir
 from syndicate import config as config_mod
 from syndicate import feed as feed_mod
 from syndicate import signing
@@ -75,9 +74,7 @@ class Farm:
         self.hits = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802
                 outer.hits += 1
                 body = outer.feeds.get(self.path, b"")
@@ -96,13 +93,7 @@ class Farm:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 256
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = serve(Handler)
 
     def put(self, path: str, body: bytes) -> str:
         self.feeds[path] = body
@@ -122,9 +113,7 @@ class Recorder:
         self.count = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 now = time.time()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -138,13 +127,7 @@ class Recorder:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 512
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = serve(Handler)
 
     @property
     def url(self) -> str:

@@ -88,7 +88,6 @@ class Fetched:
     body: bytes
     etag: str | None
     last_modified: str | None
-    elapsed: float
     content_type: str | None = None
 
     @property
@@ -142,7 +141,7 @@ def fetch(
         raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
     with resp:
         if resp.status_code == 304:
-            return Fetched(resp.url, 304, b"", etag, last_modified, time.monotonic() - started)
+            return Fetched(resp.url, 304, b"", etag, last_modified)
         if resp.status_code != 200:
             raise FetchError(url, f"HTTP {resp.status_code} {resp.reason}",
                              status=resp.status_code, response=resp)
@@ -186,6 +185,5 @@ def fetch(
             body=b"".join(chunks),
             etag=resp.headers.get("ETag"),
             last_modified=resp.headers.get("Last-Modified"),
-            elapsed=time.monotonic() - started,
             content_type=resp.headers.get("Content-Type"),
         )

@@ -15,7 +15,6 @@ ENTRY = "entry"  # hash: one entry's fields                          entry:<id>
 IDENTITY = "id"  # string -> entry id                                 id:<kind>:<value>
 TIMELINE = "timeline"  # zset: entry id scored by published time
 FEED_STATE = "feed"  # hash: version, changed_at of the merged feed
-FEED_RENDER = "feed:render"  # hash: <format>:<version> -> rendered body (shared by web processes)
 OUTBOX = "outbox"  # zset: new entries not yet fanned out to their targets, scored by when seen
 HELD = "held"  # zset: new entries held by the flood breaker until a person decides
 
@@ -65,10 +64,6 @@ class Keys:
     @property
     def feed_state(self) -> str:
         return self._k(FEED_STATE)
-
-    @property
-    def feed_render(self) -> str:
-        return self._k(FEED_RENDER)
 
     @property
     def outbox(self) -> str:

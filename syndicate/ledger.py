@@ -342,12 +342,6 @@ class Ledger:
         h = self.r.hgetall(self._rk(entry_id, target))
         return Delivery.from_hash(h) if h else None
 
-    def for_entry(self, entry_id: str, targets: list[str]) -> list[Delivery]:
-        pipe = self.r.pipeline(transaction=False)
-        for t in targets:
-            pipe.hgetall(self._rk(entry_id, t))
-        return [Delivery.from_hash(h) for h in pipe.execute() if h]
-
     def all(self, limit: int = 1000, offset: int = 0) -> list[Delivery]:
         """Newest first."""
         members: Any = self.r.zrevrange(self.keys.deliveries, offset, offset + limit - 1)
@@ -361,9 +355,3 @@ class Ledger:
         now = time.time() if now is None else now
         items: list[bytes] = self._take_due(keys=[self.keys.due], args=[now, limit, push])
         return [split_member(m) for m in items]
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = dict.fromkeys(STATES, 0)
-        for d in self.all(limit=100000):
-            out[d.state] = out.get(d.state, 0) + 1
-        return out

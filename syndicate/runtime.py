@@ -198,7 +198,3 @@ def current() -> Runtime:
         _current = Runtime.open(config_mod.load())
     return _current
 
-
-def reset_current() -> None:
-    global _current
-    _current = None

@@ -171,26 +171,16 @@ def test_deliveries_and_health(app) -> None:
 
 
 def test_websub_subscribes_to_a_loopback_hub(make_runtime, feed_server) -> None:
-    from .fakes.http import LoopbackServer, Reply, Request
+    from .fakes.http import FormRecorder
 
-    class Hub(LoopbackServer):
-        def __init__(self) -> None:
-            super().__init__()
-            self.requests: list[dict[str, list[str]]] = []
-
-        def handle(self, request: Request) -> Reply:
-            from urllib.parse import parse_qs
-            self.requests.append(parse_qs(request.body.decode()))
-            return Reply(202, b"")
-
-    hub = Hub().start()
+    hub = FormRecorder(202).start()
     try:
         feed = fixture_bytes("blogger-atom.xml").replace(
             b"http://pubsubhubbub.appspot.com/", hub.url.encode() + b"/")
         url = feed_server.put("/feeds/posts/default", feed)
         rt, q = make_runtime(sources=[{"name": "blogger", "url": url}])
         rt.poll("blogger")
-        (form,) = hub.requests
+        (form,) = hub.forms
         assert form["hub.mode"] == ["subscribe"]
         assert form["hub.callback"] == ["http://127.0.0.1:8080/websub/blogger"]
         topic = form["hub.topic"][0]
@@ -206,7 +196,7 @@ def test_websub_subscribes_to_a_loopback_hub(make_runtime, feed_server) -> None:
         assert q.polls == ["blogger"]
         rt.poll("blogger")  # subscribed and leased: no second request
         rt.tick()
-        assert len(hub.requests) == 1
+        assert len(hub.forms) == 1
     finally:
         hub.stop()
 
@@ -220,21 +210,10 @@ def test_websub_never_asks_a_remote_hub_to_call_loopback(make_runtime, feed_serv
 
 
 def test_readers_hub_is_named_and_pinged(make_runtime, feed_server) -> None:
-    from urllib.parse import parse_qs
-
-    from .fakes.http import LoopbackServer, Reply, Request
+    from .fakes.http import FormRecorder
     from .test_poller import with_new_post
 
-    class Hub(LoopbackServer):
-        def __init__(self) -> None:
-            super().__init__()
-            self.pings: list[dict[str, list[str]]] = []
-
-        def handle(self, request: Request) -> Reply:
-            self.pings.append(parse_qs(request.body.decode()))
-            return Reply(204, b"")
-
-    hub = Hub().start()
+    hub = FormRecorder(204).start()
     try:
         rt, _ = make_runtime(sources=sources(feed_server),
                              site={"title": "S", "url": "http://127.0.0.1:8080/", "hub": hub.url})
@@ -247,9 +226,9 @@ def test_readers_hub_is_named_and_pinged(make_runtime, feed_server) -> None:
         feed_server.put("/feeds/posts/default", with_new_post(fixture_bytes("blogger-atom.xml")))
         rt.poll("blogger")
         rt.poll("blogger")  # nothing changed: no ping
-        assert len(hub.pings) == 2
-        assert hub.pings[-1]["hub.mode"] == ["publish"]
-        assert hub.pings[-1]["hub.url"] == ["http://127.0.0.1:8080/feed.xml",
+        assert len(hub.forms) == 2
+        assert hub.forms[-1]["hub.mode"] == ["publish"]
+        assert hub.forms[-1]["hub.url"] == ["http://127.0.0.1:8080/feed.xml",
                                             "http://127.0.0.1:8080/feed.atom",
                                             "http://127.0.0.1:8080/feed.json"]
     finally:

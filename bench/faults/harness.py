@@ -101,10 +101,28 @@ class TargetBehaviour:
 
 
 class QuietServer(ThreadingHTTPServer):
-    """Clients that give up mid-request are the point of these scenarios: no tracebacks."""
+    """A loopback server for scenarios, fakes and benchmarks. Clients that give up mid-request
+    are the point of these, so no tracebacks; a deep backlog, for bursts."""
+
+    daemon_threads = True
+    request_queue_size = 512  # read by listen() in the constructor: a class attribute
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> QuietServer:
+    """A running loopback server for `handler`; `.shutdown()` stops it."""
+    httpd = QuietServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
 
 
 class CountingTarget:
@@ -127,19 +145,12 @@ class CountingTarget:
         self.too_soon = 0  # a delivery that came back before its own Retry-After ran out
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - the http.server hook name
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 outer.handle(self, body)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = serve(Handler)
 
     @property
     def url(self) -> str:

@@ -3,7 +3,6 @@ with the protection under test switched off, which must show losses or duplicate
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -12,12 +11,14 @@ from .harness import (
     CountingSmtp,
     CountingTarget,
     Every,
+    QuietHandler,
     RedisProc,
     Result,
     TargetBehaviour,
     check,
     drain,
     seed,
+    serve,
     unknown_ids,
 )
 
@@ -198,13 +199,13 @@ def flaky_target(folder: Path, redis_url: str, *, entries: int = 500, control: b
 def two_schedulers(folder: Path, redis_url: str, *, seconds: float = 12.0,
                    control: bool = False) -> Result:
     """Two schedulers at once: one poll per interval; kill the one that holds the lock."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     polls: list[float] = []
     feed = (b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
             b"<link>https://faults.example</link></channel></rss>")
 
-    class Feed(BaseHTTPRequestHandler):
+    class Feed(QuietHandler):
+        protocol_version = "HTTP/1.0"  # one request per connection: each poll is counted once
+
         def do_GET(self) -> None:  # noqa: N802
             polls.append(time.monotonic())
             self.send_response(200)
@@ -212,11 +213,7 @@ def two_schedulers(folder: Path, redis_url: str, *, seconds: float = 12.0,
             self.end_headers()
             self.wfile.write(feed)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd = serve(Feed)
     url = f"http://127.0.0.1:{httpd.server_address[1]}/feed"
     cluster = Cluster(redis_url, folder, [], prefix="f-beat",
                       sources=[{"name": "s", "url": url, "poll_interval": "2s"}],

@@ -61,7 +61,6 @@ class DeliveryResult:
     remote_id: str = ""
     remote_url: str = ""
     adopted: bool = False  # an existing copy on the platform was found and taken as this delivery
-    note: str = ""
 
 
 @dataclass
@@ -72,7 +71,6 @@ class Attempt:
     target: str
     attempt: int = 1
     on_wire: Callable[[], None] = lambda: None
-    extra: dict[str, str] = field(default_factory=dict)
     preview: bool = False  # building a request to show, not to send: make no network calls
     steps: dict[str, str] = field(default_factory=dict)  # what earlier attempts recorded
     save_step: Callable[[str, str], None] = lambda key, value: None

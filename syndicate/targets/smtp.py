@@ -163,7 +163,7 @@ class SmtpTarget(Target):
                 conn.quit()
             except (OSError, smtplib.SMTPException):
                 conn.close()
-        return DeliveryResult(remote_id=msg["Message-ID"], note=f"accepted for {accepted}")
+        return DeliveryResult(remote_id=msg["Message-ID"])
 
 
 def _text(resp: bytes | str) -> str:

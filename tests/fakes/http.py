@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from bench.faults.harness import QuietServer
 
 
 class Request:
@@ -47,11 +49,6 @@ class Reply:
             self.headers.setdefault("Content-Type", content_type)
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that gave up mid-request is part of the tests, not an error
-
-
 class LoopbackServer:
     """Subclasses implement `handle(request) -> Reply`. `url` is its base URL."""
 
@@ -82,8 +79,7 @@ class LoopbackServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         self.lock = threading.Lock()
         self.requests_seen = 0
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -103,3 +99,16 @@ class LoopbackServer:
 
     def handle(self, request: Request) -> Reply | None:
         raise NotImplementedError
+
+
+class FormRecorder(LoopbackServer):
+    """Records each form-encoded POST (a WebSub hub, say) and answers `status`."""
+
+    def __init__(self, status: int = 202) -> None:
+        super().__init__()
+        self.status = status
+        self.forms: list[dict[str, list[str]]] = []
+
+    def handle(self, request: Request) -> Reply:
+        self.forms.append(parse_qs(request.body.decode()))
+        return Reply(self.status, b"")
