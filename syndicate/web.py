@@ -9,16 +9,20 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from flask import Flask, Response, jsonify, request
 
 from . import admin, signing, unsafe
-from .feed import FeedCache
+from .feed import FORMATS, FeedCache
 from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger("syndicate.web")
 
@@ -31,16 +35,67 @@ def _error(status: int, message: str) -> Response:
     return resp
 
 
-def _not_modified(req_etag: str | None, req_since: str | None, etag: str, last_mod: str) -> bool:
+def _not_modified(req_etag: str | None, req_since: str | None, etags: tuple[str, ...],
+                  last_mod: str) -> bool:
     if req_etag:
         tags = [t.strip().removeprefix("W/") for t in req_etag.split(",")]
-        return "*" in tags or etag in tags
+        return "*" in tags or any(e in tags for e in etags)
     if req_since:
         try:
             return parsedate_to_datetime(last_mod) <= parsedate_to_datetime(req_since)
         except (TypeError, ValueError):
             return False
     return False
+
+
+FEED_PATHS = {"/" + path: fmt for fmt, (path, _) in FORMATS.items()}
+
+
+def _accepts_gzip(header: str) -> bool:
+    for part in header.split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            q = params.strip().removeprefix("q=").strip()
+            try:
+                return not q or float(q) > 0
+            except ValueError:
+                return False
+    return False
+
+
+class FeedFront:
+    """Serves the reader feeds from the cache, under Flask, so that a reader costs a dict lookup
+    and one write of bytes rendered (and gzipped) once per change, not a framework request."""
+
+    def __init__(self, app: WSGIApplication, feeds: FeedCache) -> None:
+        self.app = app
+        self.feeds = feeds
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        fmt = FEED_PATHS.get(environ.get("PATH_INFO", ""))
+        if fmt is None:
+            return self.app(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"),
+                                                      ("Content-Length", "0")])
+            return [b""]
+        rendered = self.feeds.get(fmt)
+        gz = _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
+        etag = rendered.gzip_etag if gz else rendered.etag
+        headers = [("ETag", etag), ("Last-Modified", rendered.last_modified),
+                   ("Cache-Control", "public, max-age=60"), ("Vary", "Accept-Encoding")]
+        # Either representation's tag stands for the same content.
+        if _not_modified(environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_IF_MODIFIED_SINCE"),
+                         (rendered.etag, rendered.gzip_etag), rendered.last_modified):
+            start_response("304 Not Modified", headers)
+            return [b""]
+        body = rendered.gzipped if gz else rendered.body
+        headers += [("Content-Type", rendered.content_type), ("Content-Length", str(len(body)))]
+        if gz:
+            headers.append(("Content-Encoding", "gzip"))
+        start_response("200 OK", headers)
+        return [b""] if method == "HEAD" else [body]
 
 
 def create_app(rt: Runtime, *, feed_freshness: float = 1.0) -> Flask:
@@ -51,20 +106,7 @@ def create_app(rt: Runtime, *, feed_freshness: float = 1.0) -> Flask:
     app.extensions["syndicate"] = rt
     app.extensions["syndicate.feeds"] = feeds
 
-    def feed(fmt: str) -> Response:
-        rendered = feeds.get(fmt)
-        headers = {"ETag": rendered.etag, "Last-Modified": rendered.last_modified,
-                   "Cache-Control": "public, max-age=60"}
-        if _not_modified(request.headers.get("If-None-Match"),
-                         request.headers.get("If-Modified-Since"),
-                         rendered.etag, rendered.last_modified):
-            return Response(status=304, headers=headers)
-        return Response(rendered.body, status=200, headers=headers,
-                        content_type=rendered.content_type)
-
-    app.add_url_rule("/feed.xml", "feed_rss", lambda: feed("rss"))
-    app.add_url_rule("/feed.atom", "feed_atom", lambda: feed("atom"))
-    app.add_url_rule("/feed.json", "feed_json", lambda: feed("json"))
+    app.wsgi_app = FeedFront(app.wsgi_app, feeds)  # type: ignore[method-assign]
 
     @app.post("/hooks/publish")
     def publish() -> Response:

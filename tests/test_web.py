@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 import uuid
@@ -76,6 +77,28 @@ def test_etag_304_and_render_once(app) -> None:
                           title="New", content_html="<p>new</p>", published=time.time()))
     again = client.get("/feed.atom", headers={"If-None-Match": etag})
     assert again.status_code == 200 and again.headers["ETag"] != etag
+
+
+def test_feed_gzip_head_and_methods(app) -> None:
+    client = app[0].test_client()
+    plain = client.get("/feed.xml")
+    gz = client.get("/feed.xml", headers={"Accept-Encoding": "br, gzip;q=0.8"})
+    assert gz.headers["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain.headers
+    assert gz.headers["Vary"] == plain.headers["Vary"] == "Accept-Encoding"
+    assert gzip.decompress(gz.data) == plain.data and len(gz.data) < len(plain.data)
+    # Each representation has its own strong tag, and either one revalidates the feed.
+    assert gz.headers["ETag"] != plain.headers["ETag"]
+    for tag in (gz.headers["ETag"], plain.headers["ETag"]):
+        for enc in ("gzip", "identity"):
+            resp = client.get("/feed.xml", headers={"If-None-Match": tag, "Accept-Encoding": enc})
+            assert resp.status_code == 304 and not resp.data
+    refused = client.get("/feed.xml", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in refused.headers
+    head = client.head("/feed.xml")
+    assert head.status_code == 200 and not head.data
+    assert head.headers["Content-Length"] == str(len(plain.data))
+    post = client.post("/feed.xml")
+    assert post.status_code == 405 and post.headers["Allow"] == "GET, HEAD"
 
 
 def test_publish_webhook(app) -> None:
