@@ -220,3 +220,16 @@ def _accepted(body: dict[str, Any]) -> Response:
     resp = jsonify(body)
     resp.status_code = 202
     return resp
+
+
+def app_from_env() -> Flask:
+    """The app for a server that loads it by name in its own worker process (`syndicate web`),
+    from the config file the parent named in the environment."""
+    from . import config as config_mod
+    from . import logs
+
+    if not logging.getLogger().handlers:  # a spawned, not forked, process
+        logs.setup()
+    cfg = config_mod.load(None)
+    logs.mask(config_mod.secrets(cfg))
+    return create_app(Runtime.open(cfg))

@@ -52,7 +52,7 @@ def test_control_run_shows_the_failure(name: str, tmp_path: Path, tcp_redis: str
 @pytest.mark.parametrize("control", [False, True])
 def test_webhook_storm(make_runtime, control: bool, monkeypatch) -> None:
     """The same publish webhook 20 times at once, 200 times over: one poll each."""
-    import waitress.server
+    from werkzeug.serving import make_server
 
     from .fakes.smtp import free_port
 
@@ -60,9 +60,8 @@ def test_webhook_storm(make_runtime, control: bool, monkeypatch) -> None:
         monkeypatch.setenv("SYNDICATE_UNSAFE", "no_webhook_dedupe")
     rt, q = make_runtime(sources=[{"name": "blogger", "url": "http://127.0.0.1:9/feed"}])
     port = free_port()
-    server = waitress.server.create_server(create_app(rt), host="127.0.0.1", port=port,
-                                           threads=20)
-    threading.Thread(target=server.run, daemon=True).start()
+    server = make_server("127.0.0.1", port, create_app(rt), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     import requests
 
     rounds, burst = 200, 20
@@ -86,7 +85,7 @@ def test_webhook_storm(make_runtime, control: bool, monkeypatch) -> None:
                 t.join()
             assert codes == [202] * burst
     finally:
-        server.close()
+        server.shutdown()
     if control:
         assert len(q.polls) > rounds
     else:

@@ -25,7 +25,7 @@ SHOTS = Path(__file__).resolve().parent.parent / ".artifacts" / "status"
 
 
 def test_login_retry_and_approve(make_runtime, feed_server, devto, smtp) -> None:
-    import waitress.server
+    from werkzeug.serving import make_server
 
     url = feed_server.put("/feed", posts(0))
     rt, q = make_runtime(
@@ -46,8 +46,8 @@ def test_login_retry_and_approve(make_runtime, feed_server, devto, smtp) -> None
     assert len(rt.poll("blogger").held) == 3
 
     port = free_port()
-    server = waitress.server.create_server(create_app(rt), host="127.0.0.1", port=port)
-    threading.Thread(target=server.run, daemon=True).start()
+    server = make_server("127.0.0.1", port, create_app(rt), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{port}"
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
@@ -83,4 +83,4 @@ def test_login_retry_and_approve(make_runtime, feed_server, devto, smtp) -> None
             assert page.locator('td[data-state="pending"]').count() >= 4
             browser.close()
     finally:
-        server.close()
+        server.shutdown()
