@@ -8,6 +8,7 @@ asserted in the test suite (`tests/test_bench.py` only runs `--quick` to keep th
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import os
 import platform
@@ -33,6 +34,7 @@ import redis
 import requests
 
 from bench.faults.harness import Cluster, QuietHandler, free_port, serve, workdir
+from bench.loopback import LoopbackServer, Reply, Request
 from syndicate import config as config_mod
 from syndicate import feed as feed_mod
 from syndicate import signing
@@ -111,30 +113,25 @@ class Recorder:
         self.latency = latency
         self.first: dict[str, float] = {}
         self.count = 0
-        outer = self
 
-        class Handler(QuietHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                now = time.time()
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                m = re.search(rb'"id":\s*"([0-9a-f]{16})"', body)
-                if m:
-                    outer.first.setdefault(m.group(1).decode(), now)
-                outer.count += 1
-                if outer.latency:
-                    time.sleep(outer.latency)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+        async def handle(req: Request) -> Reply:
+            now = time.time()
+            m = re.search(rb'"id":\s*"([0-9a-f]{16})"', req.body)
+            if m:
+                self.first.setdefault(m.group(1).decode(), now)
+            self.count += 1
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            return 200, [], b""
 
-        self.httpd = serve(Handler)
+        self.server = LoopbackServer(handle)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/in"
+        return f"http://127.0.0.1:{self.server.port}/in"
 
     def stop(self) -> None:
-        self.httpd.shutdown()
+        self.server.stop()
 
 
 @dataclass
@@ -406,8 +403,8 @@ def round_trips(redis_url: str, deliveries: int) -> list[Figure]:
         cleanup(redis_url, prefix)
     per = counts["trips"] / (len(ids) - 1)
     return [Figure("Redis round trips per delivery attempt (worker side)", per, "round trips",
-                   None, "<= 6", per <= 6, "claim+entry, broken-target check, rate slot, "
-                   "on-wire, finish, metrics")]
+                   None, "<= 6", per <= 6, "claim (with the entry and the target's health), "
+                   "rate slot, on-wire, finish (with the metrics)")]
 
 
 def reader_feed(redis_url: str, seconds: int) -> list[Figure]:

@@ -30,7 +30,7 @@ from .errors import (
     TransientError,
 )
 from .fulltext import FullText
-from .ledger import Ledger
+from .ledger import Claim, Ledger
 from .limiter import Limiter
 from .metrics import Metrics
 from .store import EntryStore
@@ -111,19 +111,21 @@ class Dispatcher:
     def fan_out(self, entry_id: str, *, now: float | None = None) -> int:
         """Open a ledger record for each enabled target and wake a worker for each."""
         now = time.time() if now is None else now
-        opened = 0
+        direct = []
         for cfg in self.config.enabled_targets:
             if self.digests.wants(cfg):
                 self.digests.collect(cfg.name, entry_id, now)
-                continue
-            not_before = now + cfg.delay
-            if self.ledger.create(entry_id, cfg.name, not_before=not_before,
-                                  due_at=max(not_before, now + FANOUT_GRACE), now=now):
-                opened += 1
-                if cfg.delay <= 0:
-                    self.queue.deliver(entry_id, cfg.name)
+            else:
+                direct.append(cfg)
+        # Until a worker takes it, each record is also due a little later, so a wake-up lost
+        # between here and the queue is found by the reconciler.
+        opens = [(c.name, now + c.delay, max(now + c.delay, now + FANOUT_GRACE)) for c in direct]
+        created = self.ledger.create_many(entry_id, opens, now=now)
+        for cfg, new in zip(direct, created, strict=True):
+            if new and cfg.delay <= 0:
+                self.queue.deliver(entry_id, cfg.name)
         self.store.outbox_done(entry_id)
-        return opened
+        return sum(created)
 
     def close_digests(self) -> int:
         opened = self.digests.close_due()
@@ -148,18 +150,6 @@ class Dispatcher:
 
         return hashlib.sha256("\x00".join(adapter.secrets()).encode()).hexdigest()[:16]
 
-    def broken(self, adapter: Target) -> dict[str, str] | None:
-        """Why the target is marked broken, while it is and its credentials are unchanged."""
-        raw: dict[bytes, bytes] = self.store.r.hgetall(  # type: ignore[assignment]
-            self.store.keys.target(adapter.name))
-        state = {k.decode(): v.decode() for k, v in raw.items()}
-        if not state.get("broken"):
-            return None
-        if state.get("credentials") != self._credentials(adapter):
-            self.store.r.delete(self.store.keys.target(adapter.name))  # the config was fixed
-            return None
-        return state
-
     def _mark_broken(self, adapter: Target, message: str) -> float:
         recheck = time.time() + BROKEN_RECHECK
         self.store.r.hset(self.store.keys.target(adapter.name), mapping={
@@ -170,34 +160,33 @@ class Dispatcher:
 
     # -- one attempt -----------------------------------------------------------------------
     def deliver(self, entry_id: str, target_name: str) -> Outcome:
-        outcome = self._deliver(entry_id, target_name)
-        if outcome.attempted:
-            self.metrics.delivered(target_name, outcome.state, outcome.latency)
-        return outcome
-
-    def _deliver(self, entry_id: str, target_name: str) -> Outcome:
+        """One attempt: claim the record, send, record the outcome (and its metrics)."""
         cfg = self.config.target(target_name)
         if cfg is None or not cfg.enabled:
             return Outcome("skipped", error=f"target {target_name!r} is not enabled")
         adapter = self.target(target_name)
-        broken = self.broken(adapter)
-        if broken and float(broken.get("recheck_at") or 0) > time.time():
-            until = float(broken["recheck_at"])
-            self.ledger.set_state(entry_id, target_name, "failed", allowed_from=("pending", "failed"),
-                                  next_at=until, last_error=f"target broken: {broken['broken']}")
-            return Outcome("waiting", retry_in=until - time.time(), error=broken["broken"])
         digest = is_digest(entry_id)
         claim = self.ledger.claim(entry_id, target_name, lease=self.lease_for(cfg),
                                   safe_to_resend=adapter.safe_to_resend,
                                   entry_key=None if digest else self.store.keys.entry(entry_id))
+        if claim.outcome == "broken":
+            if claim.credentials != self._credentials(adapter):
+                self.store.r.delete(self.store.keys.target(target_name))  # the config was fixed
+                return self.deliver(entry_id, target_name)
+            self.ledger.set_state(entry_id, target_name, "failed", allowed_from=("pending", "failed"),
+                                  next_at=claim.when, last_error=f"target broken: {claim.broken}")
+            return Outcome("waiting", retry_in=claim.when - time.time(), error=claim.broken)
         if not claim.ok:
             return Outcome(claim.outcome)
-        fence = claim.fence
+        return self._attempt(cfg, adapter, entry_id, claim, digest)
+
+    def _attempt(self, cfg: TargetConfig, adapter: Target, entry_id: str, claim: Claim,
+                 digest: bool) -> Outcome:
+        target_name, fence = cfg.name, claim.fence
         entry = self.digests.entry(entry_id) if digest else self.store.load(entry_id, claim.data)
         if entry is None:
-            self.ledger.finish(entry_id, target_name, fence, "dead",
-                               last_error="the entry is no longer in the store")
-            return Outcome("dead", attempted=True, error="entry missing")
+            return self._finish(entry_id, target_name, fence, "dead",
+                                "the entry is no longer in the store")
         updating = claim.op == "update" and bool(claim.remote_id)
         if updating and (not adapter.can_update or adapter.on_edit != "update"):
             self.ledger.finish(entry_id, target_name, fence, "delivered", op="")
@@ -229,16 +218,19 @@ class Dispatcher:
                 result = adapter.deliver(entry, attempt)
         except LeaseLost as exc:
             log.warning("%s", exc)
+            self.metrics.delivered(target_name, "busy", None)
             return Outcome("busy", attempted=True, error=str(exc))
         except RateLimited as exc:
             wait = exc.retry_after or 1.0
             self.ledger.finish(entry_id, target_name, fence, "pending", next_at=time.time() + wait,
-                               refund=True, last_error=exc.message)
+                               refund=True, last_error=exc.message,
+                               counters=self.metrics.attempt(target_name, "pending"))
             return Outcome("pending", attempted=True, retry_in=wait, error=exc.message)
         except TargetBroken as exc:
             until = self._mark_broken(adapter, exc.message)
             self.ledger.finish(entry_id, target_name, fence, "failed", next_at=until, refund=True,
-                               last_error=f"target broken: {exc.message}")
+                               last_error=f"target broken: {exc.message}",
+                               counters=self.metrics.attempt(target_name, "failed"))
             return Outcome("failed", attempted=True, retry_in=until - time.time(),
                            error=exc.message)
         except PermanentError as exc:
@@ -261,14 +253,17 @@ class Dispatcher:
             if wired and not adapter.safe_to_resend:
                 return self._finish(entry_id, target_name, fence, "unknown", message)
             return self._retry(cfg, entry_id, fence, claim.attempts, message, None)
-        if broken:
+        if claim.broken:
             self.store.r.delete(self.store.keys.target(target_name))  # it works again
+        latency = time.time() - (entry.first_seen or started)
         if not self.ledger.finish(entry_id, target_name, fence, "delivered",
                                   remote_id=result.remote_id or claim.remote_id,
                                   remote_url=result.remote_url, op="",
                                   last_error="", delivered_at=repr(time.time()),
                                   latency_ms=int((time.time() - started) * 1000),
-                                  adopted=int(result.adopted)):
+                                  adopted=int(result.adopted),
+                                  counters=self.metrics.attempt(target_name, "delivered",
+                                                                latency)):
             log.warning("delivery %s -> %s succeeded after its claim was taken over",
                         entry_id, target_name)
         log.info("%s %s -> %s %s%s", "updated" if updating else "delivered", entry_id,
@@ -276,11 +271,11 @@ class Dispatcher:
                  extra={"event": "delivery.outcome", "entry": entry_id, "target": target_name,
                         "state": "delivered", "attempt": claim.attempts,
                         "ms": int((time.time() - started) * 1000)})
-        return Outcome("delivered", attempted=True,
-                       latency=time.time() - (entry.first_seen or started))
+        return Outcome("delivered", attempted=True, latency=latency)
 
     def _finish(self, entry_id: str, target: str, fence: int, state: str, error: str) -> Outcome:
-        self.ledger.finish(entry_id, target, fence, state, last_error=error)  # type: ignore[arg-type]
+        self.ledger.finish(entry_id, target, fence, state, last_error=error,  # type: ignore[arg-type]
+                           counters=self.metrics.attempt(target, state))
         log.warning("delivery %s -> %s %s: %s", entry_id, target, state, error, extra={
             "event": "delivery.outcome", "entry": entry_id, "target": target, "state": state})
         return Outcome(state, attempted=True, error=error)
@@ -293,7 +288,7 @@ class Dispatcher:
         w = self.config.worker
         delay = backoff(attempts, w.retry_base, w.retry_cap, hint)
         self.ledger.finish(entry_id, cfg.name, fence, "failed", next_at=time.time() + delay,
-                           last_error=error)
+                           last_error=error, counters=self.metrics.attempt(cfg.name, "failed"))
         log.info("delivery %s -> %s failed (attempt %d), retry in %.1fs: %s", entry_id, cfg.name,
                  attempts, delay, error, extra={
                      "event": "delivery.outcome", "entry": entry_id, "target": cfg.name,

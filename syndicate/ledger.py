@@ -21,6 +21,7 @@ are only wake-up calls; the ledger decides.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,13 +54,31 @@ return create_record(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[
                      ARGV[6], ARGV[7])
 """
 
-# KEYS: record, due, entry   ARGV: now, lease seconds, member, safe_to_resend (0/1)
-# A successful claim also returns the entry's data: the worker needs it next, so it comes in
-# the same round trip.
+# KEYS: deliveries, due, record x n   ARGV: entry, now, (target, next_at, member, due_at) x n
+# A new entry's records for every target, in one step.
+_CREATE_MANY = CREATE_FN + """
+local out = {}
+for i = 3, #KEYS do
+  local a = 3 + (i - 3) * 4
+  out[#out + 1] = create_record(KEYS[i], KEYS[1], KEYS[2], ARGV[1], ARGV[a], ARGV[2],
+                                ARGV[a + 1], 'pending', ARGV[a + 2], ARGV[a + 3])
+end
+return out
+"""
+
+# KEYS: record, due, target health, entry   ARGV: now, lease seconds, member, safe_to_resend
+# A successful claim also returns the entry's data and whether the target was marked broken:
+# the worker needs both next, so they come in the same round trip. A target marked broken and
+# not yet due for a recheck is not claimed at all.
 _CLAIM = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'next_at', 'lease_until', 'wire')
 local st, now = f[1], tonumber(ARGV[1])
 if not st then return {'missing'} end
+local h = redis.call('HMGET', KEYS[3], 'broken', 'recheck_at', 'credentials')
+if h[1] and (st == 'pending' or st == 'failed' or st == 'sending')
+    and (tonumber(h[2]) or 0) > now then
+  return {'broken', h[1], h[2], h[3] or ''}
+end
 if st == 'pending' or st == 'failed' then
   if (tonumber(f[2]) or 0) > now then return {'early', f[2]} end
 elseif st == 'sending' then
@@ -80,8 +99,8 @@ redis.call('HSET', KEYS[1], 'state', 'sending', 'lease_until', lease, 'wire', 0,
            'updated_at', ARGV[1])
 redis.call('ZADD', KEYS[2], lease, ARGV[3])
 local more = redis.call('HMGET', KEYS[1], 'op', 'remote_id')
-local data = KEYS[3] and redis.call('HGET', KEYS[3], 'data') or false
-return {'claimed', fence, attempts, more[1] or '', more[2] or '', data or ''}
+local data = KEYS[4] and redis.call('HGET', KEYS[4], 'data') or false
+return {'claimed', fence, attempts, more[1] or '', more[2] or '', data or '', h[1] or ''}
 """
 
 # KEYS: record   ARGV: fence, field, value, ...
@@ -101,15 +120,20 @@ redis.call('HSET', KEYS[1], 'wire', 1)
 return 1
 """
 
-# KEYS: record, due   ARGV: fence, state, now, next_at, member, refund, field, value, ...
+# KEYS: record, due, metrics
+# ARGV: fence, state, now, next_at, member, refund, n counters, (counter, amount) x n,
+#       field, value, ...
 # `refund` = 1 gives the attempt back (a wait imposed by a rate limit or a broken target is not
-# the entry's failure). A record edited while it was being sent goes back for an update.
+# the entry's failure). A record edited while it was being sent goes back for an update. The
+# attempt's metrics are counted in the same step, whether or not the claim still held.
 _FINISH = """
+local n = tonumber(ARGV[7])
+for i = 8, 7 + 2 * n, 2 do redis.call('HINCRBYFLOAT', KEYS[3], ARGV[i], ARGV[i + 1]) end
 local f = redis.call('HMGET', KEYS[1], 'state', 'fence', 'dirty')
 if f[1] ~= 'sending' or f[2] ~= ARGV[1] then return 0 end
 local state, next_at = ARGV[2], ARGV[4]
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[3], 'lease_until', 0)
-for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 8 + 2 * n, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', -1) end
 if state == 'delivered' and f[3] == '1' then
   state, next_at = 'pending', ARGV[3]
@@ -211,13 +235,15 @@ class Delivery:
 class Claim:
     """The result of `Ledger.claim`: `fence` is set only when this caller now owns the record."""
 
-    outcome: str  # claimed | early | busy | unknown | missing | <a final state>
+    outcome: str  # claimed | early | busy | broken | unknown | missing | <a final state>
     fence: int = 0
     attempts: int = 0
     when: float = 0.0
     op: str = ""  # "update": the target has the post; send the edit in place
     remote_id: str = ""
     data: str = ""  # the entry's stored JSON, when the caller asked for it
+    broken: str = ""  # why the target is marked broken (claimed: this attempt is its recheck)
+    credentials: str = ""  # the credentials it was marked broken with
 
     @property
     def ok(self) -> bool:
@@ -243,6 +269,7 @@ class Ledger:
         self.r = r
         self.keys = keys
         self._create = r.register_script(_CREATE)
+        self._create_many = r.register_script(_CREATE_MANY)
         self._claim = r.register_script(_CLAIM)
         self._on_wire = r.register_script(_ON_WIRE)
         self._finish = r.register_script(_FINISH)
@@ -269,6 +296,20 @@ class Ledger:
                   not_before if due_at is None else due_at],
         ))
 
+    def create_many(self, entry_id: str, opens: Sequence[tuple[str, float, float]], *,
+                    now: float | None = None) -> list[bool]:
+        """`create` for several targets in one round trip: (target, not_before, due_at) each."""
+        if not opens:
+            return []
+        now = time.time() if now is None else now
+        args: list[Any] = [entry_id, now]
+        for target, not_before, due_at in opens:
+            args += [target, not_before, member(entry_id, target), due_at]
+        res = self._create_many(
+            keys=[self.keys.deliveries, self.keys.due,
+                  *(self._rk(entry_id, target) for target, _, _ in opens)], args=args)
+        return [bool(x) for x in res]
+
     def claim(self, entry_id: str, target: str, *, lease: float, safe_to_resend: bool,
               now: float | None = None, entry_key: str | None = None) -> Claim:
         now = time.time() if now is None else now
@@ -284,13 +325,17 @@ class Ledger:
             data = self.r.hget(entry_key, "data") if entry_key else None
             return Claim("claimed", fence=fence, attempts=attempts, data=_s(data or ""))
         res = self._claim(
-            keys=[self._rk(entry_id, target), self.keys.due, *([entry_key] if entry_key else [])],
+            keys=[self._rk(entry_id, target), self.keys.due, self.keys.target(target),
+                  *([entry_key] if entry_key else [])],
             args=[now, lease, member(entry_id, target), "1" if safe_to_resend else "0"],
         )
         outcome = _s(res[0])
         if outcome == "claimed":
             return Claim(outcome, fence=int(res[1]), attempts=int(res[2]), op=_s(res[3]),
-                         remote_id=_s(res[4]), data=_s(res[5]))
+                         remote_id=_s(res[4]), data=_s(res[5]), broken=_s(res[6]))
+        if outcome == "broken":
+            return Claim(outcome, when=float(_s(res[2])), broken=_s(res[1]),
+                         credentials=_s(res[3]))
         if outcome in ("early", "busy"):
             return Claim(outcome, when=float(_s(res[1])))
         return Claim(outcome)
@@ -311,14 +356,18 @@ class Ledger:
 
     def finish(self, entry_id: str, target: str, fence: int, state: State, *,
                next_at: float = 0.0, now: float | None = None, refund: bool = False,
-               **fields: str | int) -> bool:
-        """Record the outcome of the attempt holding `fence`. False if that claim was lost."""
+               counters: Sequence[tuple[str, float]] = (), **fields: str | int) -> bool:
+        """Record the outcome of the attempt holding `fence`, and add `counters` to the metrics
+        hash in the same round trip. False if that claim was lost."""
         now = time.time() if now is None else now
         args: list[Any] = [fence, state, now, next_at, member(entry_id, target),
-                           "1" if refund else "0"]
+                           "1" if refund else "0", len(counters)]
+        for counter in counters:
+            args += counter
         for k, v in fields.items():
             args += [k, v]
-        return bool(self._finish(keys=[self._rk(entry_id, target), self.keys.due], args=args))
+        return bool(self._finish(keys=[self._rk(entry_id, target), self.keys.due,
+                                       self.keys.metrics], args=args))
 
     def edited(self, entry_id: str, target: str, *, now: float | None = None) -> str:
         """The entry changed; returns 'queued' when an update must be sent."""

@@ -46,17 +46,25 @@ class Metrics:
             pipe.hincrby(self.keys.metrics, SEP.join((name, *labels)), n)
         pipe.execute()
 
-    def delivered(self, target: str, outcome: str, latency: float | None) -> None:
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hincrby(self.keys.metrics, SEP.join(("attempts", target, outcome)), 1)
+    def attempt(self, target: str, outcome: str,
+                latency: float | None = None) -> list[tuple[str, float]]:
+        """The counters one delivery attempt adds, for the ledger to write with its outcome."""
+        out: list[tuple[str, float]] = [(SEP.join(("attempts", target, outcome)), 1)]
         if outcome == "failed":
-            pipe.hincrby(self.keys.metrics, SEP.join(("retries", target)), 1)
+            out.append((SEP.join(("retries", target)), 1))
         if latency is not None:
             # One bucket per observation; the scrape adds them up into Prometheus' cumulative
             # buckets, so a delivery costs two counters here, not fifteen.
             le = next((str(b) for b in LATENCY_BUCKETS if latency <= b), "+Inf")
-            pipe.hincrby(self.keys.metrics, SEP.join(("latency", target, le)), 1)
-            pipe.hincrbyfloat(self.keys.metrics, SEP.join(("latency_sum", target)), latency)
+            out += [(SEP.join(("latency", target, le)), 1),
+                    (SEP.join(("latency_sum", target)), latency)]
+        return out
+
+    def delivered(self, target: str, outcome: str, latency: float | None) -> None:
+        """Count an attempt that ended without a ledger write (its claim was taken over)."""
+        pipe = self.r.pipeline(transaction=False)
+        for name, amount in self.attempt(target, outcome, latency):
+            pipe.hincrbyfloat(self.keys.metrics, name, amount)
         pipe.execute()
 
 

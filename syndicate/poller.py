@@ -23,6 +23,7 @@ from .fetch import fetch
 from .keys import Keys
 from .metrics import Metrics
 from .parse import parse_feed
+from .session import Session
 from .store import EntryStore
 
 log = logging.getLogger("syndicate.poll")
@@ -59,7 +60,7 @@ class Poller:
         self.r = r
         self.keys = keys
         self.store = store
-        self.session = session or requests.Session()
+        self.session = session or Session()
         self._unlock = r.register_script(_UNLOCK)
         self.metrics = Metrics(r, keys)
         self.parses = 0  # feedparser calls made by this poller (the benchmarks count them)

@@ -67,6 +67,21 @@ def test_401_marks_the_target_broken_and_its_deliveries_wait(make_runtime, devto
         assert out.state == "delivered", out
     assert not fixed.redis.exists(fixed.keys.target("devto"))
 
+def test_broken_target_is_rechecked_when_due(make_runtime, devto) -> None:
+    """The claim itself sees the mark: no attempt before the recheck, one at it, and a
+    success clears the mark."""
+    rt, _ = make_runtime(targets=[devto_target(devto)])
+    eid = new_entry(rt)
+    rt.dispatcher._mark_broken(rt.dispatcher.target("devto"), "HTTP 401 from dev.to")
+    out = rt.dispatcher.deliver(eid, "devto")
+    assert out.state == "waiting" and out.retry_in and out.retry_in > 600
+    assert rt.ledger.get(eid, "devto").attempts == 0 and devto.posts_seen == 0
+    rt.redis.hset(rt.keys.target("devto"), "recheck_at", 0)
+    rt.redis.hset(rt.keys.delivery(eid, "devto"), "next_at", 0)
+    assert rt.dispatcher.deliver(eid, "devto").state == "delivered"
+    assert not rt.redis.exists(rt.keys.target("devto"))
+
+
 
 def test_target_down_is_retried_not_lost(make_runtime) -> None:
     rt, _ = make_runtime(targets=[{"name": "devto", "kind": "devto", "api_key": "k",

@@ -37,6 +37,7 @@ from ..errors import (
 )
 from ..fetch import USER_AGENT
 from ..limiter import Limiter, RateLimit
+from ..session import Session
 
 SECRET_MASK = "********"
 
@@ -311,7 +312,7 @@ class HttpTarget(Target):
     def __init__(self, config: TargetConfig, site: SiteConfig) -> None:
         super().__init__(config, site)
         self.base_url = str(self.opts.get("base_url") or self.default_base_url).rstrip("/")
-        self.session = requests.Session()
+        self.session = Session()
         self.session.headers["User-Agent"] = USER_AGENT
 
     def close(self) -> None:
