@@ -403,8 +403,9 @@ def round_trips(redis_url: str, deliveries: int) -> list[Figure]:
         cleanup(redis_url, prefix)
     per = counts["trips"] / (len(ids) - 1)
     return [Figure("Redis round trips per delivery attempt (worker side)", per, "round trips",
-                   None, "<= 6", per <= 6, "claim (with the entry and the target's health), "
-                   "rate slot, on-wire, finish (with the metrics)")]
+                   None, "<= 6", per <= 6, "a webhook: claim (with the entry, the target's "
+                   "health and cooldown), finish (with the metrics); a target without an "
+                   "idempotency key adds the on-wire mark, one with rate limits a rate slot")]
 
 
 def reader_feed(redis_url: str, seconds: int) -> list[Figure]:

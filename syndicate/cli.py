@@ -116,7 +116,7 @@ def web(config_path: str | None, host: str, port: int, workers: int, threads: in
 @click.option("--concurrency", "-c", type=int, default=None,
               help="Parallel deliveries (default: [worker] concurrency).")
 @click.option("--pool", default="threads", show_default=True,
-              type=click.Choice(["threads", "gevent", "prefork", "solo"]),
+              type=click.Choice(["threads", "prefork", "solo"]),
               help="Deliveries wait on the network, so threads serve them in one process.")
 @click.option("--hostname", default=None, help="Celery node name (default: syndicate@HOST:PID).")
 @click.option("--events", is_flag=True, help="Send task events (for Flower).")

@@ -176,6 +176,9 @@ class Dispatcher:
             self.ledger.set_state(entry_id, target_name, "failed", allowed_from=("pending", "failed"),
                                   next_at=claim.when, last_error=f"target broken: {claim.broken}")
             return Outcome("waiting", retry_in=claim.when - time.time(), error=claim.broken)
+        if claim.outcome == "cooling":
+            return Outcome("pending", retry_in=claim.when - time.time(),
+                           error=f"{target_name} asked to hold off (Retry-After)")
         if not claim.ok:
             return Outcome(claim.outcome)
         return self._attempt(cfg, adapter, entry_id, claim, digest)
@@ -196,7 +199,8 @@ class Dispatcher:
 
         def on_wire() -> None:
             nonlocal wired
-            if not self.ledger.on_wire(entry_id, target_name, fence):
+            if not adapter.idempotency_key and not self.ledger.on_wire(entry_id, target_name,
+                                                                       fence):
                 raise LeaseLost(f"{entry_id}:{target_name}: claim {fence} was taken over")
             wired = True
 

@@ -66,10 +66,12 @@ end
 return out
 """
 
-# KEYS: record, due, target health, entry   ARGV: now, lease seconds, member, safe_to_resend
+# KEYS: record, due, target health, target cooldown, entry
+# ARGV: now, lease seconds, member, safe_to_resend
 # A successful claim also returns the entry's data and whether the target was marked broken:
 # the worker needs both next, so they come in the same round trip. A target marked broken and
-# not yet due for a recheck is not claimed at all.
+# not yet due for a recheck is not claimed at all; nor is one that asked everyone to hold off
+# (Retry-After): the record simply becomes due when the wait is over.
 _CLAIM = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'next_at', 'lease_until', 'wire')
 local st, now = f[1], tonumber(ARGV[1])
@@ -92,6 +94,12 @@ elseif st == 'sending' then
 else
   return {st}
 end
+local cool = tonumber(redis.call('GET', KEYS[4]) or '0')
+if cool > now and (st == 'pending' or st == 'failed') then
+  redis.call('HSET', KEYS[1], 'next_at', cool)
+  redis.call('ZADD', KEYS[2], cool, ARGV[3])
+  return {'cooling', tostring(cool)}
+end
 local fence = redis.call('HINCRBY', KEYS[1], 'fence', 1)
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 local lease = now + tonumber(ARGV[2])
@@ -99,7 +107,7 @@ redis.call('HSET', KEYS[1], 'state', 'sending', 'lease_until', lease, 'wire', 0,
            'updated_at', ARGV[1])
 redis.call('ZADD', KEYS[2], lease, ARGV[3])
 local more = redis.call('HMGET', KEYS[1], 'op', 'remote_id')
-local data = KEYS[4] and redis.call('HGET', KEYS[4], 'data') or false
+local data = KEYS[5] and redis.call('HGET', KEYS[5], 'data') or false
 return {'claimed', fence, attempts, more[1] or '', more[2] or '', data or '', h[1] or ''}
 """
 
@@ -235,7 +243,7 @@ class Delivery:
 class Claim:
     """The result of `Ledger.claim`: `fence` is set only when this caller now owns the record."""
 
-    outcome: str  # claimed | early | busy | broken | unknown | missing | <a final state>
+    outcome: str  # claimed | early | busy | broken | cooling | unknown | missing | <a final state>
     fence: int = 0
     attempts: int = 0
     when: float = 0.0
@@ -326,7 +334,7 @@ class Ledger:
             return Claim("claimed", fence=fence, attempts=attempts, data=_s(data or ""))
         res = self._claim(
             keys=[self._rk(entry_id, target), self.keys.due, self.keys.target(target),
-                  *([entry_key] if entry_key else [])],
+                  self.keys.rate(target, "cooldown"), *([entry_key] if entry_key else [])],
             args=[now, lease, member(entry_id, target), "1" if safe_to_resend else "0"],
         )
         outcome = _s(res[0])
@@ -336,7 +344,7 @@ class Ledger:
         if outcome == "broken":
             return Claim(outcome, when=float(_s(res[2])), broken=_s(res[1]),
                          credentials=_s(res[3]))
-        if outcome in ("early", "busy"):
+        if outcome in ("early", "busy", "cooling"):
             return Claim(outcome, when=float(_s(res[1])))
         return Claim(outcome)
 

@@ -110,6 +110,10 @@ class Target(ABC):
     # True when sending again after an ambiguous outcome cannot make a second copy, because the
     # adapter looks for the post first or the platform honours an idempotency key.
     safe_to_resend: ClassVar[bool] = False
+    # True when that is by a key the platform checks itself (webhook-id, Idempotency-Key): then
+    # even a worker that lost its claim cannot make a second copy, and the check of the claim
+    # right before sending (a round trip) buys nothing.
+    idempotency_key: ClassVar[bool] = False
     # A template for video and other embeds in Markdown (`{url}`), where the platform has one.
     embed_syntax: ClassVar[str | None] = None
     # True when the platform can edit a post in place (then `on_edit` defaults to "update").
@@ -137,7 +141,9 @@ class Target(ABC):
     def throttle(self, *, creates: bool) -> None:
         """Take a slot in the platform's limits, sleeping briefly or raising `RateLimited`."""
         limits = [lim for lim in self.rate_limits if lim.scope == "write" or creates]
-        if self.limiter is None:
+        if self.limiter is None or not limits:
+            # Without limits of its own only the target's cooldown applies, and the claim that
+            # began this attempt has just checked it.
             return
         for _ in range(3):
             wait = self.limiter.acquire(self.name, limits)

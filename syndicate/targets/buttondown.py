@@ -26,6 +26,7 @@ class ButtondownTarget(HttpTarget):
     newsletter = True
     default_base_url = "https://api.buttondown.com"
     safe_to_resend = True  # the idempotency key makes a replay harmless
+    idempotency_key = True
     options: ClassVar[dict[str, Option]] = {
         "api_key": Option(str, required=True, secret=True),
         "base_url": Option(str, default="https://api.buttondown.com", url=True),

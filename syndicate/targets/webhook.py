@@ -20,6 +20,7 @@ from .base import Attempt, DeliveryResult, HttpTarget, Option
 class WebhookTarget(HttpTarget):
     kind = "webhook"
     safe_to_resend = True  # receivers dedupe on webhook-id, as the scheme requires
+    idempotency_key = True
     options: ClassVar[dict[str, Option]] = {
         "url": Option(str, required=True, url=True),
         "secret": Option(str, required=True, secret=True, help="'whsec_' + base64"),
