@@ -8,8 +8,6 @@ asserted in the test suite (`tests/test_bench.py` only runs `--quick` to keep th
 from __future__ import annotations
 
 import argparse
-import asyncio
-import hashlib
 import os
 import platform
 import re
@@ -24,7 +22,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +30,8 @@ import psutil
 import redis
 import requests
 
-from bench.faults.harness import Cluster, QuietHandler, free_port, serve, workdir
-from bench.loopback import LoopbackServer, Reply, Request
+from bench.faults.harness import Cluster, free_port, workdir
+from bench.sites import PARAGRAPH, Farm, Recorder, atom
 from syndicate import config as config_mod
 from syndicate import feed as feed_mod
 from syndicate import signing
@@ -43,95 +40,7 @@ from syndicate.queue import MemoryQueue
 from syndicate.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent
-PARAGRAPH = ("<p>Entropy is the price a living system pays to keep its own order, and a model in "
-             "service pays it in electricity. " * 12) + "</p>"
 
-
-def atom(n: int, start: int = 0, blog: int = 0) -> bytes:
-    """A Blogger-shaped Atom feed of `n` entries of about 5 KB each."""
-    entries = []
-    for i in range(start, start + n):
-        when = datetime.fromtimestamp(1_700_000_000 + i * 3600, UTC).strftime(
-            "%Y-%m-%dT%H:%M:%S.000Z")
-        body = (f"<h2>Post {i}</h2>" + PARAGRAPH * 3 + f"<p>Number {i} of blog {blog}.</p>")
-        body = body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        entries.append(
-            f"<entry><id>tag:blogger.com,1999:blog-{blog}.post-{i}</id><published>{when}"
-            f"</published><updated>{when}</updated><title type='text'>Post {i} of {blog}</title>"
-            f"<content type='html'>{body}</content><link rel='alternate' type='text/html' "
-            f"href='https://b{blog}.example/{i}.html'/></entry>")
-    return ("<?xml version='1.0' encoding='UTF-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
-            f"<id>tag:blogger.com,1999:blog-{blog}</id><title>Blog {blog}</title>"
-            f"<link rel='alternate' href='https://b{blog}.example/'/>"
-            + "".join(reversed(entries)) + "</feed>").encode()
-
-
-class Farm:
-    """Serves many feeds with ETag/304 (or, with `honour_etag = False`, always 200)."""
-
-    def __init__(self) -> None:
-        self.feeds: dict[str, bytes] = {}
-        self.etags: dict[str, str] = {}
-        self.honour_etag = True
-        self.hits = 0
-        outer = self
-
-        class Handler(QuietHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                outer.hits += 1
-                body = outer.feeds.get(self.path, b"")
-                etag = outer.etags.get(self.path, "")
-                if outer.honour_etag and self.headers.get("If-None-Match") == etag:
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/atom+xml")
-                self.send_header("ETag", etag)
-                self.send_header("Last-Modified", formatdate(usegmt=True))
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = serve(Handler)
-
-    def put(self, path: str, body: bytes) -> str:
-        self.feeds[path] = body
-        self.etags[path] = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-
-
-class Recorder:
-    """A target that answers after `latency` and notes when each entry first arrived."""
-
-    def __init__(self, latency: float = 0.0) -> None:
-        self.latency = latency
-        self.first: dict[str, float] = {}
-        self.count = 0
-
-        async def handle(req: Request) -> Reply:
-            now = time.time()
-            m = re.search(rb'"id":\s*"([0-9a-f]{16})"', req.body)
-            if m:
-                self.first.setdefault(m.group(1).decode(), now)
-            self.count += 1
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            return 200, [], b""
-
-        self.server = LoopbackServer(handle)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}/in"
-
-    def stop(self) -> None:
-        self.server.stop()
 
 
 @dataclass

@@ -159,8 +159,11 @@ class Dispatcher:
         return recheck
 
     # -- one attempt -----------------------------------------------------------------------
-    def deliver(self, entry_id: str, target_name: str) -> Outcome:
-        """One attempt: claim the record, send, record the outcome (and its metrics)."""
+    def deliver(self, entry_id: str, target_name: str, *, patient: bool = True) -> Outcome:
+        """One attempt: claim the record, send, record the outcome (and its metrics).
+
+        `patient`: a short cooldown (up to the adapter's `max_sleep`) is slept through once,
+        rather than handing the record to the reconciler's next tick."""
         cfg = self.config.target(target_name)
         if cfg is None or not cfg.enabled:
             return Outcome("skipped", error=f"target {target_name!r} is not enabled")
@@ -172,12 +175,16 @@ class Dispatcher:
         if claim.outcome == "broken":
             if claim.credentials != self._credentials(adapter):
                 self.store.r.delete(self.store.keys.target(target_name))  # the config was fixed
-                return self.deliver(entry_id, target_name)
+                return self.deliver(entry_id, target_name, patient=patient)
             self.ledger.set_state(entry_id, target_name, "failed", allowed_from=("pending", "failed"),
                                   next_at=claim.when, last_error=f"target broken: {claim.broken}")
             return Outcome("waiting", retry_in=claim.when - time.time(), error=claim.broken)
         if claim.outcome == "cooling":
-            return Outcome("pending", retry_in=claim.when - time.time(),
+            wait = claim.when - time.time()
+            if patient and wait <= adapter.max_sleep:
+                time.sleep(max(0.0, wait))
+                return self.deliver(entry_id, target_name, patient=False)
+            return Outcome("pending", retry_in=wait,
                            error=f"{target_name} asked to hold off (Retry-After)")
         if not claim.ok:
             return Outcome(claim.outcome)

@@ -39,13 +39,6 @@ class Metrics:
         self.r = r
         self.keys = keys
 
-    def count(self, *events: tuple[str, tuple[str, ...], int]) -> None:
-        """Add to counters: (name, label values, amount) each, in one round trip."""
-        pipe = self.r.pipeline(transaction=False)
-        for name, labels, n in events:
-            pipe.hincrby(self.keys.metrics, SEP.join((name, *labels)), n)
-        pipe.execute()
-
     def attempt(self, target: str, outcome: str,
                 latency: float | None = None) -> list[tuple[str, float]]:
         """The counters one delivery attempt adds, for the ledger to write with its outcome."""

@@ -21,17 +21,31 @@ from .config import Config, SourceConfig
 from .errors import FeedError, FetchError, UnknownSourceError
 from .fetch import fetch
 from .keys import Keys
-from .metrics import Metrics
+from .metrics import SEP
 from .parse import parse_feed
 from .session import Session
 from .store import EntryStore
 
 log = logging.getLogger("syndicate.poll")
 
-# Release the lock only if it is still ours (a slow poll may have outlived its lock).
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+# KEYS: lock, source state   ARGV: token, lock ms
+# Take the source's poll lock and read its state (validators, body hash) in one step.
+_BEGIN = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+return redis.call('HGETALL', KEYS[2])
+"""
+
+# KEYS: lock, source state, metrics
+# ARGV: token, add to failures, n fields, (field, value) x n, (counter, amount) ...
+# Record the poll, count it, and release the lock only if it is still ours (a slow poll may
+# have outlived it), in one step.
+_END = """
+local n = tonumber(ARGV[3])
+for i = 4, 3 + 2 * n, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[2], 'failures', ARGV[2]) end
+for i = 4 + 2 * n, #ARGV, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
 """
 
 
@@ -49,6 +63,16 @@ class PollResult:
     feed_changed: bool = False  # an entry was added to or changed in the merged feed
 
 
+@dataclass
+class _Outcome:
+    """A poll's result and what to record of it in the source's state."""
+
+    result: PollResult
+    now: float
+    fields: dict[str, Any]
+    failed: bool = False
+
+
 def _s(v: bytes | str | None) -> str:
     return v.decode() if isinstance(v, bytes) else (v or "")
 
@@ -61,8 +85,8 @@ class Poller:
         self.keys = keys
         self.store = store
         self.session = session or Session()
-        self._unlock = r.register_script(_UNLOCK)
-        self.metrics = Metrics(r, keys)
+        self._begin = r.register_script(_BEGIN)
+        self._end = r.register_script(_END)
         self.parses = 0  # feedparser calls made by this poller (the benchmarks count them)
 
     def source(self, name: str) -> SourceConfig:
@@ -78,45 +102,54 @@ class Poller:
         src = self.source(name)
         token = uuid.uuid4().hex
         lock = self.keys.poll_lock(name)
-        if not self.r.set(lock, token, nx=True, px=int((src.timeout * 3 + 10) * 1000)):
+        raw = self._begin(keys=[lock, self.keys.source(name)],
+                          args=[token, int((src.timeout * 3 + 10) * 1000)])
+        if raw is None:
             return PollResult(name, "busy")
+        state = {_s(k): _s(v) for k, v in zip(raw[::2], raw[1::2], strict=True)}
+        outcome: _Outcome | None = None
         try:
-            result = self._poll(src)
+            outcome = self._poll(src, state)
         finally:
-            self._unlock(keys=[lock], args=[token])
-        self.metrics.count(("polls", (name, result.status), 1),
-                           ("fetch", (name, str(result.code or "error")), 1),
-                           ("entries", (name,), len(result.new) + len(result.held)))
-        return result
+            args: list[Any] = [token, 0, 0]
+            if outcome is not None:
+                result = outcome.result
+                fields = {"last_poll": repr(outcome.now), "url": src.url, **outcome.fields}
+                args = [token, int(outcome.failed), len(fields)]
+                for k, v in fields.items():
+                    args += [k, v]
+                for metric, labels, n in (
+                        ("polls", (name, result.status), 1),
+                        ("fetch", (name, str(result.code or "error")), 1),
+                        ("entries", (name,), len(result.new) + len(result.held))):
+                    args += [SEP.join((metric, *labels)), n]
+            self._end(keys=[lock, self.keys.source(name), self.keys.metrics], args=args)
+        return outcome.result
 
-    def _poll(self, src: SourceConfig) -> PollResult:
-        key = self.keys.source(src.name)
-        state = self.state(src.name)
+    def _poll(self, src: SourceConfig, state: dict[str, str]) -> _Outcome:
         now = time.time()
-        base: dict[Any, Any] = {"last_poll": repr(now), "url": src.url}
         try:
             fetched = fetch(src.url, etag=state.get("etag") or None,
                             last_modified=state.get("last_modified") or None,
                             timeout=src.timeout, max_bytes=src.max_bytes, session=self.session,
                             allow_private=src.allow_private)
         except FetchError as exc:
-            return self._failed(src, key, base, str(exc), exc.status)
+            return self._failed(src, now, str(exc), exc.status)
+        ok = {"last_error": "", "failures": 0}
         if fetched.not_modified:
-            self.r.hset(key, mapping={**base, "last_status": "304", "last_error": "",
-                                      "failures": 0})
-            return PollResult(src.name, "not-modified", code=304)
+            return _Outcome(PollResult(src.name, "not-modified", code=304), now,
+                            {**ok, "last_status": "304"})
         body_hash = fetched.body_hash
         if body_hash == state.get("body_hash") and state.get("initialized"):
             # The server ignored our validators but sent the same bytes: nothing to parse.
-            self.r.hset(key, mapping={**base, "last_status": "200", "last_error": "",
-                                      "failures": 0, "etag": fetched.etag or "",
-                                      "last_modified": fetched.last_modified or ""})
-            return PollResult(src.name, "unchanged", code=200)
+            return _Outcome(PollResult(src.name, "unchanged", code=200), now, {
+                **ok, "last_status": "200", "etag": fetched.etag or "",
+                "last_modified": fetched.last_modified or ""})
         try:
             self.parses += 1
             feed = parse_feed(fetched.body, fetched.url, src.name, fetched.content_type)
         except FeedError as exc:
-            return self._failed(src, key, base, str(exc), 200)
+            return self._failed(src, now, str(exc), 200)
         first = not state.get("initialized")
         deliver = not first or src.backfill
         result = PollResult(src.name, "new" if deliver else "baseline", seen=len(feed.entries),
@@ -141,13 +174,13 @@ class Poller:
                 result.new.append(entry_id)
             elif status == "changed":
                 result.changed.append(entry_id)
-        self.r.hset(key, mapping={
-            **base, "last_status": "200", "last_error": "", "failures": 0,
+        fields = {
+            **ok, "last_status": "200",
             "etag": fetched.etag or "", "last_modified": fetched.last_modified or "",
             "body_hash": body_hash, "initialized": state.get("initialized") or repr(now),
             "site_link": feed.link, "title": feed.title, "hub": feed.hub or "",
             "self_url": feed.self_url or "", "last_new": len(result.new) if deliver else 0,
-        })
+        }
         if deliver and result.new:
             log.info("source %s: %d new entries", src.name, len(result.new))
         elif not deliver:
@@ -156,16 +189,14 @@ class Poller:
             result.new = []
         if not result.new and not result.held and result.status == "new":
             result.status = "unchanged"
-        return result
+        return _Outcome(result, now, fields)
 
-    def _failed(self, src: SourceConfig, key: str, base: dict[Any, Any], error: str,
-                status: int | None) -> PollResult:
-        pipe = self.r.pipeline()
-        pipe.hset(key, mapping={**base, "last_status": str(status or "error"), "last_error": error})
-        pipe.hincrby(key, "failures", 1)
-        pipe.execute()
+    def _failed(self, src: SourceConfig, now: float, error: str,
+                status: int | None) -> _Outcome:
         log.warning("source %s: %s", src.name, error)
-        return PollResult(src.name, "error", error=error, code=status)
+        return _Outcome(PollResult(src.name, "error", error=error, code=status), now,
+                        {"last_status": str(status or "error"), "last_error": error},
+                        failed=True)
 
     def claim_due(self, src: SourceConfig) -> bool:
         """True once per `poll_interval` across every scheduler: the one that should enqueue."""

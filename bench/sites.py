@@ -1,0 +1,124 @@
+"""Stand-ins for the remote sites the benchmarks talk to: a farm of feeds, a target that
+records what arrives. Both answer from an asyncio loop, the farm in a process of its own, so that
+the figures measure syndicate's own cost and not the stand-ins'."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import multiprocessing
+import re
+import time
+from datetime import UTC, datetime
+from email.utils import formatdate
+from typing import Any
+
+import requests
+
+from bench.loopback import LoopbackServer, Reply, Request
+
+PARAGRAPH = ("<p>Entropy is the price a living system pays to keep its own order, and a model in "
+             "service pays it in electricity. " * 12) + "</p>"
+
+
+def atom(n: int, start: int = 0, blog: int = 0) -> bytes:
+    """A Blogger-shaped Atom feed of `n` entries of about 5 KB each."""
+    entries = []
+    for i in range(start, start + n):
+        when = datetime.fromtimestamp(1_700_000_000 + i * 3600, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S.000Z")
+        body = (f"<h2>Post {i}</h2>" + PARAGRAPH * 3 + f"<p>Number {i} of blog {blog}.</p>")
+        body = body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        entries.append(
+            f"<entry><id>tag:blogger.com,1999:blog-{blog}.post-{i}</id><published>{when}"
+            f"</published><updated>{when}</updated><title type='text'>Post {i} of {blog}</title>"
+            f"<content type='html'>{body}</content><link rel='alternate' type='text/html' "
+            f"href='https://b{blog}.example/{i}.html'/></entry>")
+    return ("<?xml version='1.0' encoding='UTF-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
+            f"<id>tag:blogger.com,1999:blog-{blog}</id><title>Blog {blog}</title>"
+            f"<link rel='alternate' href='https://b{blog}.example/'/>"
+            + "".join(reversed(entries)) + "</feed>").encode()
+
+
+class Farm:
+    """Many feeds with ETag/304 (or, with `honour_etag = False`, always 200), served by a
+    process of its own, as the remote sites are: its CPU is not the poller's, and the poller's
+    threads do not share a GIL with it."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        ready: Any = ctx.Queue()
+        self.proc = ctx.Process(target=_farm_main, args=(ready,), daemon=True)
+        self.proc.start()
+        self.port = int(ready.get(timeout=30))
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.control = requests.Session()
+
+    def put(self, path: str, body: bytes) -> str:
+        self.control.put(f"{self.base}/_feeds{path}", data=body, timeout=10).raise_for_status()
+        return self.base + path
+
+    @property
+    def honour_etag(self) -> bool:
+        return bool(self.control.get(f"{self.base}/_honour", timeout=10).json())
+
+    @honour_etag.setter
+    def honour_etag(self, on: bool) -> None:
+        self.control.put(f"{self.base}/_honour", data=b"1" if on else b"0",
+                         timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.join(5)
+
+
+def _farm_main(ready: Any) -> None:
+    feeds: dict[str, tuple[bytes, str]] = {}
+    honour = [True]
+
+    async def handle(req: Request) -> Reply:
+        if req.path.startswith("/_feeds/"):
+            etag = '"' + hashlib.sha1(req.body).hexdigest()[:16] + '"'
+            feeds[req.path[len("/_feeds"):]] = (req.body, etag)
+            return 204, [], b""
+        if req.path == "/_honour":
+            if req.method == "PUT":
+                honour[0] = req.body == b"1"
+            return 200, [], b"true" if honour[0] else b"false"
+        body, etag = feeds.get(req.path, (b"", ""))
+        if honour[0] and req.headers.get("if-none-match") == etag:
+            return 304, [("ETag", etag)], b""
+        return 200, [("Content-Type", "application/atom+xml"), ("ETag", etag),
+                     ("Last-Modified", formatdate(usegmt=True))], body
+
+    server = LoopbackServer(handle)
+    ready.put(server.port)
+    server.thread.join()
+
+
+class Recorder:
+    """A target that answers after `latency` and notes when each entry first arrived."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.first: dict[str, float] = {}
+        self.count = 0
+
+        async def handle(req: Request) -> Reply:
+            now = time.time()
+            m = re.search(rb'"id":\s*"([0-9a-f]{16})"', req.body)
+            if m:
+                self.first.setdefault(m.group(1).decode(), now)
+            self.count += 1
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            return 200, [], b""
+
+        self.server = LoopbackServer(handle)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/in"
+
+    def stop(self) -> None:
+        self.server.stop()
