@@ -11,6 +11,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -127,10 +128,15 @@ class Config:
     path: Path | None = None
 
     def source(self, name: str) -> SourceConfig | None:
-        return next((s for s in self.sources if s.name == name), None)
+        return self._by_name[0].get(name)
 
     def target(self, name: str) -> TargetConfig | None:
-        return next((t for t in self.targets if t.name == name), None)
+        return self._by_name[1].get(name)
+
+    @cached_property
+    def _by_name(self) -> tuple[dict[str, SourceConfig], dict[str, TargetConfig]]:
+        # Every poll and delivery looks its config up by name; a thousand sources is common.
+        return {s.name: s for s in self.sources}, {t.name: t for t in self.targets}
 
     @property
     def enabled_sources(self) -> list[SourceConfig]:

@@ -18,6 +18,7 @@ import requests
 
 from . import __version__
 from .errors import FetchError
+from .session import Session
 
 USER_AGENT = f"syndicate/{__version__} (+https://github.com/syndicate-posse/syndicate)"
 CHUNK = 64 * 1024
@@ -115,19 +116,29 @@ def fetch(
     Redirects are followed by hand so that every hop passes `check_url`. The size cap applies
     to the decoded body, so a small gzip bomb cannot blow up memory.
     """
+    if session is not None:
+        return _fetch(url, etag, last_modified, timeout, max_bytes, session, accept, allow_private)
+    with Session() as own:
+        return _fetch(url, etag, last_modified, timeout, max_bytes, own, accept, allow_private)
+
+
+def _fetch(url: str, etag: str | None, last_modified: str | None, timeout: float,
+           max_bytes: int, http: requests.Session, accept: str, allow_private: bool) -> Fetched:
     headers = {"User-Agent": USER_AGENT, "Accept": accept, "Accept-Encoding": "gzip, deflate"}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    http = session or requests
     started = time.monotonic()
     target = url
     for _hop in range(MAX_REDIRECTS + 1):
         check_url(target, allow_private=allow_private)
         try:
-            resp = http.get(target, headers=headers, timeout=(min(timeout, 10.0), timeout),
-                            stream=True, allow_redirects=False)
+            # Prepared by itself, not by the session: a feed needs none of the session's cookies
+            # or default headers, and merging them costs more than the rest of a 304 poll.
+            prepared = requests.Request("GET", target, headers=headers).prepare()
+            resp = http.send(prepared, timeout=(min(timeout, 10.0), timeout), stream=True,
+                             allow_redirects=False)
         except requests.Timeout:
             raise FetchError(url, f"timed out after {timeout:g}s") from None
         except requests.RequestException as exc:
@@ -141,6 +152,9 @@ def fetch(
         raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
     with resp:
         if resp.status_code == 304:
+            # A 304 has no body; reading that nothing lets the connection go back to the pool
+            # (closing an unread streamed response would close the connection instead).
+            _ = resp.content
             return Fetched(resp.url, 304, b"", etag, last_modified)
         if resp.status_code != 200:
             raise FetchError(url, f"HTTP {resp.status_code} {resp.reason}",
