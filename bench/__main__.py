@@ -458,10 +458,14 @@ def main() -> None:
                    f"{psutil.virtual_memory().total // 2**30} GiB, Python "
                    f"{platform.python_version()}, Redis "
                    f"{redis.Redis.from_url(args.redis).info('server')['redis_version']}")
-        (ROOT / "RESULTS.md").write_text(
+        path = ROOT / "RESULTS.md"
+        # The sections after the table are written by hand (what each figure rests on); keep them.
+        old = path.read_text() if path.exists() else ""
+        notes = old[old.index("\n## "):] if "\n## " in old else "\n"
+        path.write_text(
             f"# Benchmark results\n\n`python -m bench --write`, {datetime.now(UTC):%Y-%m-%d}, "
             f"{machine}.\nEvery server is on loopback; baselines are measured in the same run."
-            f"\n\n{md}\n")
+            f"\n\n{md}\n{notes}")
 
 
 if __name__ == "__main__":

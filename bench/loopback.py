@@ -79,6 +79,8 @@ class LoopbackServer:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:  # stop(): end quietly
+            return
         finally:
             writer.close()
 
