@@ -119,13 +119,13 @@ def polling(redis_url: str, sources: int, entries: int) -> list[Figure]:
                               ">= 200 polls/s and >= 50x", rate >= 200 and rate / base >= 50,
                               f"{entries}-entry feeds, {POLL_THREADS} threads, median of 3"))
             # 2. a server that ignores ETag: same bytes, no parse
-            farm.honour_etag = False
+            farm.honour_etag(False)
             parses = rt.poller.parses
             list(pool.map(rt.poll, names))
             extra = rt.poller.parses - parses
             out.append(Figure("poll when the server ignores ETag: feedparser calls", extra,
                               "calls", None, "0", extra == 0, f"{sources} polls, all 200"))
-            farm.honour_etag = True
+            farm.honour_etag(True)
             # 3. 1% of the sources gain an entry
             changed = names[: max(1, sources // 100)]
             for name in changed:

@@ -41,7 +41,7 @@ def atom(n: int, start: int = 0, blog: int = 0) -> bytes:
 
 
 class Farm:
-    """Many feeds with ETag/304 (or, with `honour_etag = False`, always 200), served by a
+    """Many feeds with ETag/304 (or, after `honour_etag(False)`, always 200), served by a
     process of its own, as the remote sites are: its CPU is not the poller's, and the poller's
     threads do not share a GIL with it."""
 
@@ -58,12 +58,8 @@ class Farm:
         self.control.put(f"{self.base}/_feeds{path}", data=body, timeout=10).raise_for_status()
         return self.base + path
 
-    @property
-    def honour_etag(self) -> bool:
-        return bool(self.control.get(f"{self.base}/_honour", timeout=10).json())
-
-    @honour_etag.setter
     def honour_etag(self, on: bool) -> None:
+        """Answer conditional requests with 304 (True), or always 200 with the same bytes."""
         self.control.put(f"{self.base}/_honour", data=b"1" if on else b"0",
                          timeout=10).raise_for_status()
 
@@ -82,9 +78,8 @@ def _farm_main(ready: Any) -> None:
             feeds[req.path[len("/_feeds"):]] = (req.body, etag)
             return 204, [], b""
         if req.path == "/_honour":
-            if req.method == "PUT":
-                honour[0] = req.body == b"1"
-            return 200, [], b"true" if honour[0] else b"false"
+            honour[0] = req.body == b"1"
+            return 204, [], b""
         body, etag = feeds.get(req.path, (b"", ""))
         if honour[0] and req.headers.get("if-none-match") == etag:
             return 304, [("ETag", etag)], b""

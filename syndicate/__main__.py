@@ -1,10 +1,3 @@
-import sys
-
-if "worker" in sys.argv and "gevent" in sys.argv:  # patched before anything opens a socket
-    from gevent import monkey
-
-    monkey.patch_all()
-
-from .cli import main  # noqa: E402
+from .cli import main
 
 main()

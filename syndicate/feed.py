@@ -143,7 +143,7 @@ class Rendered:
     content_type: str
     # Compressed once per change: feed readers almost all ask for gzip, and 50 full posts
     # shrink several times over, which is most of what a busy feed costs to serve.
-    gzipped: bytes = b""
+    gzipped: bytes
 
     @property
     def gzip_etag(self) -> str:
