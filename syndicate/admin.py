@@ -10,6 +10,8 @@ token tied to the session. Without an `[admin]` table the page is off.
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -24,13 +27,17 @@ from flask import (
     Response,
     abort,
     flash,
+    g,
+    has_request_context,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 
+from .content import safe_url
 from .digest import Digests
 from .errors import SyndicateError
 from .ledger import Delivery
@@ -38,7 +45,81 @@ from .runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 LOGIN_FAILURES = 10  # per address per window, then 429
+LOGIN_FAILURES_ALL = 100  # from all addresses together: a ceiling for a spread-out guesser
 LOGIN_WINDOW = 600
+SESSION_DAYS = 7
+_UNSAFE_NEXT = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a path on this site, or "/".
+
+    Browsers drop tabs and newlines and read a backslash as a slash, so `/\t/evil.example`
+    and `/\\evil.example` both lead off-site as `//evil.example`: any such character, or a
+    scheme or host, sends the user home instead.
+    """
+    if not target or _UNSAFE_NEXT.search(target) or not target.startswith("/") \
+            or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+class TrustedProxies:
+    """Takes the client's address and scheme from `X-Forwarded-For` / `X-Forwarded-Proto`, but
+    only when the request comes from a proxy named in `[admin] trusted_proxies`: from anyone else
+    those headers are whatever an attacker wants them to be."""
+
+    def __init__(self, app: Any, proxies: tuple[str, ...]) -> None:
+        self.app = app
+        self.networks = [ipaddress.ip_network(p, strict=False) for p in proxies]
+
+    def trusted(self, addr: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(addr.split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        peer = environ.get("REMOTE_ADDR", "")
+        if self.networks and self.trusted(peer):
+            hops = [h.strip() for h in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")
+                    if h.strip()]
+            # The rightmost address no trusted proxy added is the client; the ones left of it
+            # are the client's own claims.
+            client = peer
+            while hops:
+                client = hops.pop()
+                if not self.trusted(client):
+                    break
+            environ["REMOTE_ADDR"] = client
+            proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[-1].strip().lower()
+            if proto in ("http", "https"):
+                environ["wsgi.url_scheme"] = proto
+        return self.app(environ, start_response)
+
+
+class _Sessions(SecureCookieSessionInterface):
+    """Session cookies marked `Secure` whenever the request came over https (directly or via a
+    trusted proxy), so they never travel in clear once the site is served over TLS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(request.is_secure) if has_request_context() else False
+
+
+def security_headers(resp: Response, nonce: str = "") -> Response:
+    """No script may run on these pages, nothing may frame them, nothing is sniffed."""
+    style = f"'nonce-{nonce}'" if nonce else "'none'"
+    resp.headers.setdefault("Content-Security-Policy",
+                            f"default-src 'none'; style-src {style}; img-src 'self'; "
+                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    return resp
 
 
 @dataclass
@@ -103,8 +184,16 @@ def rows(rt: Runtime, *, state: str = "", target: str = "", limit: int = 100) ->
             continue
         if target and not state and row.cells.get(target, Cell("none")).state == "none":
             continue
+        for c in row.cells.values():
+            c.detail = rt.redactor.redact(c.detail)
+            c.url = safe_url(c.url)
+        row.link = safe_url(row.link)
         out.append(row)
     return out
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _secret_key(rt: Runtime) -> bytes:
@@ -117,10 +206,19 @@ def _secret_key(rt: Runtime) -> bytes:
 def install(app: Flask, rt: Runtime) -> None:
     admin = rt.config.admin
     app.secret_key = _secret_key(rt)
+    app.session_interface = _Sessions()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_NAME="syndicate_session",
-                      PERMANENT_SESSION_LIFETIME=7 * 86400)
+                      PERMANENT_SESSION_LIFETIME=SESSION_DAYS * 86400)
     bp = Blueprint("admin", __name__)
+    epoch_key = rt.keys.prefix + ":web:session-epoch"
+    # A session is good only for the password it logged in with and until the next logout:
+    # changing the password, or logging out anywhere, ends every session.
+    password_mark = hmac.new(app.secret_key, str(admin.password or "").encode(),
+                             "sha256").hexdigest()[:16]
+
+    def epoch() -> str:
+        return f"{password_mark}:{_s(rt.redis.get(epoch_key) or b'0')}"
 
     def bearer_ok() -> bool:
         header = request.headers.get("Authorization", "")
@@ -128,7 +226,21 @@ def install(app: Flask, rt: Runtime) -> None:
             header[7:].encode(), str(admin.token).encode())
 
     def authed() -> bool:
-        return bool(session.get("admin")) or bearer_ok()
+        if session.get("admin") and hmac.compare_digest(str(session.get("epoch", "")), epoch()):
+            return True
+        return bearer_ok()
+
+    @app.before_request
+    def nonce() -> None:
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.after_request
+    def headers(resp: Response) -> Response:
+        return security_headers(resp, g.get("csp_nonce", ""))
+
+    @app.context_processor
+    def template_nonce() -> dict[str, str]:
+        return {"csp_nonce": g.get("csp_nonce", "")}
 
     def login_required(f: F) -> F:
         @wraps(f)
@@ -137,7 +249,7 @@ def install(app: Flask, rt: Runtime) -> None:
                 abort(Response("The status page is off: set [admin] password (or token) in the "
                                "config to turn it on.", status=403, content_type="text/plain"))
             if not authed():
-                if request.method == "GET" and not request.path.startswith("/api/"):
+                if request.method == "GET" and not request.path.startswith(("/api/", "/metrics")):
                     return redirect(url_for("admin.login", next=request.full_path))
                 abort(401)
             if request.method == "POST" and not bearer_ok():
@@ -163,21 +275,24 @@ def install(app: Flask, rt: Runtime) -> None:
             abort(Response("No [admin] password is set.", status=403, content_type="text/plain"))
         error = ""
         if request.method == "POST":
-            throttle = f"{rt.keys.prefix}:web:login-failures:{request.remote_addr}"
-            if int(rt.redis.get(throttle) or 0) >= LOGIN_FAILURES:
+            # request.remote_addr is the client as a trusted proxy reports it (TrustedProxies).
+            mine = f"{rt.keys.prefix}:web:login-failures:{request.remote_addr}"
+            everyone = f"{rt.keys.prefix}:web:login-failures"
+            counts = rt.redis.mget([mine, everyone])
+            if int(counts[0] or 0) >= LOGIN_FAILURES or int(counts[1] or 0) >= LOGIN_FAILURES_ALL:
                 return Response("Too many failed logins; wait ten minutes.", status=429)
             if hmac.compare_digest(request.form.get("password", "").encode(),
                                    str(admin.password).encode()):
                 session.clear()
                 session.permanent = True
                 session["admin"] = True
+                session["epoch"] = epoch()
                 session["csrf"] = secrets.token_urlsafe(32)
-                target = request.args.get("next", "/")
-                return redirect(target if target.startswith("/") and not target.startswith(
-                    "//") else "/")
+                return redirect(safe_next(request.args.get("next")))
             pipe = rt.redis.pipeline()
-            pipe.incr(throttle)
-            pipe.expire(throttle, LOGIN_WINDOW)
+            for key in (mine, everyone):
+                pipe.incr(key)
+                pipe.expire(key, LOGIN_WINDOW)
             pipe.execute()
             error = "That is not the password."
         return render_template("login.html", error=error, site=rt.config.site)
@@ -185,6 +300,7 @@ def install(app: Flask, rt: Runtime) -> None:
     @bp.post("/logout")
     @login_required
     def logout() -> Any:
+        rt.redis.incr(epoch_key)  # every session, on every device, ends here
         session.clear()
         return redirect(url_for("admin.login"))
 

@@ -95,8 +95,17 @@ def web(config_path: str | None, host: str, port: int, workers: int, threads: in
     from granian.constants import Interfaces
     from granian.server import Server
 
-    load_config(config_path)  # fail here, naming the key, not in a server process
-    logging.getLogger("syndicate.web").info("serving on http://%s:%d", host, port)
+    cfg = load_config(config_path)  # fail here, naming the key, not in a server process
+    from .web import BIND_ENV, loopback
+
+    weblog = logging.getLogger("syndicate.web")
+    for warning in config_mod.warnings(cfg):
+        weblog.warning("%s", warning)
+    if not cfg.admin.enabled and not loopback(host):
+        weblog.warning("the status API (/api/deliveries, /metrics) is off on %s: without an "
+                       "[admin] login it is served on loopback addresses only", host)
+    os.environ[BIND_ENV] = host  # the server processes decide the same from it
+    weblog.info("serving on http://%s:%d", host, port)
     # Granian's HTTP side is Rust and holds no GIL, so a cached feed costs one Python call and
     # one write; its own log lines go through our handlers and formats.
     server = Server(

@@ -7,6 +7,7 @@ and what was expected, so nobody has to guess which of forty lines is wrong.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import re
 import tomllib
@@ -22,7 +23,7 @@ DEFAULT_CONFIG_PATH = Path("config/syndicate.toml")
 CONFIG_ENV = "SYNDICATE_CONFIG"
 PREFIX_ENV = "SYNDICATE_REDIS_PREFIX"
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)-([^}]*))?\}")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -93,6 +94,8 @@ class TargetConfig:
 class AdminConfig:
     password: str | None = None  # the status page's login
     token: str | None = None  # or `Authorization: Bearer <token>`, for scripts
+    # Reverse proxies whose X-Forwarded-For / -Proto are believed (addresses or networks).
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def enabled(self) -> bool:
@@ -174,11 +177,14 @@ def expand_env(value: Any, env: dict[str, str] | os._Environ[str]) -> Any:
         missing: list[str] = []
 
         def sub(m: re.Match[str]) -> str:
-            name, default = m.group(1), m.group(2)
-            if name in env:
-                return env[name]
-            if default is not None:
+            # As the shell does: `${NAME:-default}` when NAME is unset or empty,
+            # `${NAME-default}` only when it is unset.
+            name, colon, default = m.group(1), m.group(2), m.group(3)
+            value = env.get(name)
+            if default is not None and (value is None or (colon and value == "")):
                 return default
+            if value is not None:
+                return value
             missing.append(name)
             return ""
 
@@ -260,15 +266,21 @@ class _Section:
 
 
 def webhook_secret(text: str | None, key: str) -> bytes | None:
-    """Standard Webhooks secrets are `whsec_` + base64; a bare string is taken as raw bytes."""
+    """Standard Webhooks secrets are `whsec_` + base64; a bare string is taken as raw bytes.
+    Fewer than 24 bytes is refused: such a key can be guessed offline from one signed request."""
     if not text:
         return None
     if text.startswith("whsec_"):
         try:
-            return base64.b64decode(text[len("whsec_"):], validate=True)
+            raw = base64.b64decode(text[len("whsec_"):], validate=True)
         except ValueError as exc:
             raise ConfigError(key, "a 'whsec_' secret must be followed by base64") from exc
-    return text.encode()
+    else:
+        raw = text.encode()
+    if len(raw) < MIN_WEBHOOK_SECRET or len(set(raw)) == 1:
+        raise ConfigError(key, f"too weak: use at least {MIN_WEBHOOK_SECRET} random bytes, e.g. "
+                          "'whsec_' + the output of `openssl rand -base64 32`")
+    return raw
 
 
 def _site(data: Any) -> SiteConfig:
@@ -307,14 +319,35 @@ def _name(s: _Section, seen: set[str]) -> str:
     return name
 
 
+MIN_ADMIN_SECRET = 12
+MIN_WEBHOOK_SECRET = 24  # bytes, as Standard Webhooks recommends (its own secrets are 24-64)
+
+
 def _admin(data: Any) -> AdminConfig:
     s = _Section(data or {}, "admin")
-    cfg = AdminConfig(password=s.string("password"), token=s.string("token"))
+    proxies = s.raw("trusted_proxies") or []
+    if isinstance(proxies, str):
+        proxies = [proxies]
+    if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
+        raise ConfigError(s.key("trusted_proxies"), "expected a list of addresses or networks, "
+                          "e.g. [\"127.0.0.1\", \"10.0.0.0/8\"]")
+    for p in proxies:
+        try:
+            ipaddress.ip_network(p.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(s.key("trusted_proxies"),
+                              f"{p!r} is not an address or network") from None
+    cfg = AdminConfig(password=s.string("password"), token=s.string("token"),
+                      trusted_proxies=tuple(p.strip() for p in proxies))
     for key in ("password", "token"):
         value = getattr(cfg, key)
-        if value is not None and len(value) < 12:
-            raise ConfigError(s.key(key), "use at least 12 characters")
-    s.unknown({"password", "token"})
+        if value is None:
+            continue
+        if len(value) < MIN_ADMIN_SECRET:
+            raise ConfigError(s.key(key), f"too weak: use at least {MIN_ADMIN_SECRET} characters")
+        if len(set(value)) == 1 or not value.strip():
+            raise ConfigError(s.key(key), "too weak: it is one character repeated")
+    s.unknown({"password", "token", "trusted_proxies"})
     return cfg
 
 
@@ -443,7 +476,10 @@ def secrets(cfg: Config) -> list[str]:
     """Every secret in the config, so logs and errors can mask them."""
     from .targets import registry
 
-    out = [cfg.webhook.secret.decode(errors="replace")] if cfg.webhook.secret else []
+    out = []
+    if cfg.webhook.secret:
+        out += [cfg.webhook.secret.decode(errors="replace"),
+                base64.b64encode(cfg.webhook.secret).decode()]
     out += [s for s in (cfg.admin.password, cfg.admin.token) if s]
     for t in cfg.targets:
         adapter = registry.get(t.kind)
@@ -456,6 +492,18 @@ def secrets(cfg: Config) -> list[str]:
     if "@" in url and ":" in url.split("@", 1)[0].rsplit("/", 1)[-1]:
         out.append(url.split("@", 1)[0].rsplit(":", 1)[-1])  # a Redis password
     return [s for s in out if s]
+
+
+def warnings(cfg: Config) -> list[str]:
+    """What the config leaves switched off for want of a secret: said once at start."""
+    out = []
+    if not cfg.webhook.secret:
+        out.append("the publish webhook (POST /hooks/publish) is off: set [webhook] secret "
+                   "(e.g. SYNDICATE_WEBHOOK_SECRET) to turn it on")
+    if not cfg.admin.enabled:
+        out.append("the status page is off: set [admin] password (e.g. SYNDICATE_ADMIN_PASSWORD) "
+                   "to turn it on")
+    return out
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -15,6 +15,11 @@ from urllib.parse import urljoin, urlsplit
 import markdownify
 import nh3
 
+from .urls import safe_url
+
+__all__ = ["clean_html", "first_image", "safe_url", "shorten", "strip_control", "to_markdown",
+           "to_text"]
+
 _TAGS = set(nh3.ALLOWED_TAGS) | {"iframe", "video", "audio", "source", "picture"}
 _ATTRS: dict[str, set[str]] = copy.deepcopy(nh3.ALLOWED_ATTRIBUTES)
 _ATTRS.setdefault("a", set()).update({"href", "title"})

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from . import unsafe
 from .config import Config, TargetConfig
+from .content import safe_url
 from .digest import Digests, is_digest
 from .errors import (
     AmbiguousError,
@@ -151,6 +152,7 @@ class Dispatcher:
         return hashlib.sha256("\x00".join(adapter.secrets()).encode()).hexdigest()[:16]
 
     def _mark_broken(self, adapter: Target, message: str) -> float:
+        message = self.ledger.redactor.redact(message)
         recheck = time.time() + BROKEN_RECHECK
         self.store.r.hset(self.store.keys.target(adapter.name), mapping={
             "broken": message, "since": repr(time.time()), "recheck_at": repr(recheck),
@@ -269,7 +271,7 @@ class Dispatcher:
         latency = time.time() - (entry.first_seen or started)
         if not self.ledger.finish(entry_id, target_name, fence, "delivered",
                                   remote_id=result.remote_id or claim.remote_id,
-                                  remote_url=result.remote_url, op="",
+                                  remote_url=safe_url(result.remote_url), op="",
                                   last_error="", delivered_at=repr(time.time()),
                                   latency_ms=int((time.time() - started) * 1000),
                                   adopted=int(result.adopted),

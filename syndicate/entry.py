@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .urls import safe_url
+
 
 @dataclass
 class Entry:
@@ -41,4 +43,9 @@ class Entry:
     def from_json(cls, text: str | bytes) -> Entry:
         data: dict[str, Any] = json.loads(text)
         known = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in data.items() if k in known})
+        entry = cls(**{k: v for k, v in data.items() if k in known})
+        # Checked again on the way out of the store: a record kept by an older version, or
+        # written by anything but the parser, must not carry a script link to a reader either.
+        entry.link = safe_url(entry.link)
+        entry.image = safe_url(entry.image)
+        return entry

@@ -1,24 +1,29 @@
-"""Bounded, conditional HTTP fetches of feeds (and, later, post pages).
+"""The one outbound path for URLs syndicate did not get from its own config.
 
-feedparser is never handed a URL: we fetch with `requests` so that timeouts, the size cap,
-redirect handling and conditional GET are ours to control, then give feedparser the bytes.
+Feeds, their redirects, post pages, backfill pages (`fetch`) and WebSub hubs (`post_form`) all
+go through here, inside the SSRF guard (`guard.py`), which checks the address each connection
+actually reaches. feedparser is never handed a URL: we fetch with `requests` so that timeouts,
+the size cap, redirect handling and conditional GET are ours to control, then give feedparser
+the bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import socket
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 
 from . import __version__
 from .errors import FetchError
+from .guard import UnsafeURL, check_url, guarding
 from .session import Session
+
+__all__ = ["Fetched", "UnsafeURL", "check_url", "fetch", "post_form"]
 
 USER_AGENT = f"syndicate/{__version__} (+https://github.com/syndicate-posse/syndicate)"
 CHUNK = 64 * 1024
@@ -32,54 +37,6 @@ def _shutdown(resp: requests.Response) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     except (AttributeError, OSError):
         resp.close()
-
-
-class UnsafeURL(FetchError):
-    """The URL names an address syndicate will not fetch from (SSRF guard)."""
-
-
-def _parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    try:  # 0x7f000001, 2130706433, 127.1: spellings inet_aton accepts and browsers follow
-        return ipaddress.IPv4Address(socket.inet_aton(host))
-    except OSError:
-        return None
-
-
-def _private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
-
-
-def check_url(url: str, *, allow_private: bool = False) -> None:
-    """Refuse non-http(s) schemes and, unless allowed, any host that is or resolves to a
-    loopback, private, link-local or otherwise non-public address."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise UnsafeURL(url, f"refusing scheme {parts.scheme or '(none)'!r}: only http and https")
-    host = parts.hostname or ""
-    if not host:
-        raise UnsafeURL(url, "no host in URL")
-    if allow_private:
-        return
-    hint = " (set allow_private = true to allow it)"
-    ip = _parse_ip(host)
-    if ip is not None:
-        if _private(ip):
-            raise UnsafeURL(url, f"refusing {host}: {ip} is not a public address{hint}")
-        return
-    try:
-        infos = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise FetchError(url, f"cannot resolve {host}: {exc}") from None
-    for info in infos:
-        addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if _private(addr):
-            raise UnsafeURL(url, f"refusing {host}: it resolves to {addr}, not a public address{hint}")
 
 
 @dataclass(frozen=True)
@@ -137,12 +94,15 @@ def _fetch(url: str, etag: str | None, last_modified: str | None, timeout: float
             # Prepared by itself, not by the session: a feed needs none of the session's cookies
             # or default headers, and merging them costs more than the rest of a 304 poll.
             prepared = requests.Request("GET", target, headers=headers).prepare()
-            resp = http.send(prepared, timeout=(min(timeout, 10.0), timeout), stream=True,
-                             allow_redirects=False)
+            with guarding(allow_private):
+                resp = http.send(prepared, timeout=(min(timeout, 10.0), timeout), stream=True,
+                                 allow_redirects=False)
         except requests.Timeout:
             raise FetchError(url, f"timed out after {timeout:g}s") from None
         except requests.RequestException as exc:
             raise FetchError(url, f"cannot connect: {exc.__class__.__name__}: {exc}") from None
+        except UnsafeURL as exc:  # the connection's own check: name the URL, not only the host
+            raise UnsafeURL(target, str(exc).split(": ", 1)[-1]) from None
         if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
             target = urljoin(target, resp.headers["Location"])
             resp.close()
@@ -201,3 +161,32 @@ def _fetch(url: str, etag: str | None, last_modified: str | None, timeout: float
             last_modified=resp.headers.get("Last-Modified"),
             content_type=resp.headers.get("Content-Type"),
         )
+
+
+def post_form(url: str, form: list[tuple[str, str]] | dict[str, str], *, timeout: float = 15.0,
+              session: requests.Session | None = None, allow_private: bool = False) -> int:
+    """POST a form (a WebSub hub request) through the guard; the answer's status code.
+
+    Redirects are not followed (a hub has no business sending its subscribers elsewhere), and
+    nothing of the answer's body is kept or logged: it is whatever the named server chose.
+    """
+    check_url(url, allow_private=allow_private)
+    own = session is None
+    http = session or Session()
+    try:
+        prepared = requests.Request("POST", url, data=form,
+                                    headers={"User-Agent": USER_AGENT}).prepare()
+        with guarding(allow_private):
+            resp = http.send(prepared, timeout=(min(timeout, 10.0), timeout), stream=True,
+                             allow_redirects=False)
+        resp.close()
+        return resp.status_code
+    except requests.Timeout:
+        raise FetchError(url, f"timed out after {timeout:g}s") from None
+    except requests.RequestException as exc:
+        raise FetchError(url, f"cannot connect: {exc.__class__.__name__}") from None
+    except UnsafeURL as exc:
+        raise UnsafeURL(url, str(exc).split(": ", 1)[-1]) from None
+    finally:
+        if own:
+            http.close()

@@ -35,7 +35,7 @@ DIGEST = "digest"  # collected:<target> zset, periods:<target> hash, items:<id> 
 # Web
 WEBSUB_CHECK = "websub:check"  # string with TTL: subscriptions were checked this hour
 WEBHOOK_SEEN = "webhook:seen"  # string with TTL: a webhook-id already handled
-WORKER_HEARTBEAT = "heartbeat:worker"  # string with TTL, set by each worker
+WORKERS = "heartbeat:workers"  # zset: worker name scored by its last heartbeat
 METRICS = "metrics"  # hash: counters every process adds to, read by /metrics
 
 # Celery's own keys go under this sub-prefix (kombu's `global_keyprefix`).
@@ -116,12 +116,9 @@ class Keys:
     def webhook_seen(self, webhook_id: str) -> str:
         return self._k(WEBHOOK_SEEN, webhook_id)
 
-    def worker_heartbeat(self, hostname: str) -> str:
-        return self._k(WORKER_HEARTBEAT, hostname)
-
     @property
-    def worker_heartbeat_pattern(self) -> str:
-        return self._k(WORKER_HEARTBEAT, "*")
+    def workers(self) -> str:
+        return self._k(WORKERS)
 
     @property
     def celery_prefix(self) -> str:

@@ -29,6 +29,7 @@ import redis
 
 from . import unsafe
 from .keys import Keys
+from .redact import NONE, Redactor
 
 State = Literal["pending", "sending", "delivered", "failed", "dead", "unknown", "held"]
 STATES: tuple[State, ...] = ("pending", "sending", "delivered", "failed", "dead", "unknown", "held")
@@ -273,9 +274,11 @@ def _s(v: Any) -> str:
 
 
 class Ledger:
-    def __init__(self, r: redis.Redis, keys: Keys) -> None:
+    def __init__(self, r: redis.Redis, keys: Keys, redactor: Redactor = NONE) -> None:
         self.r = r
         self.keys = keys
+        # Every text a record keeps may quote a platform's answer, which may quote our secrets.
+        self.redactor = redactor
         self._create = r.register_script(_CREATE)
         self._create_many = r.register_script(_CREATE_MANY)
         self._claim = r.register_script(_CLAIM)
@@ -373,7 +376,7 @@ class Ledger:
         for counter in counters:
             args += counter
         for k, v in fields.items():
-            args += [k, v]
+            args += [k, self.redactor.redact(v) if isinstance(v, str) else v]
         return bool(self._finish(keys=[self._rk(entry_id, target), self.keys.due,
                                        self.keys.metrics], args=args))
 
@@ -392,7 +395,7 @@ class Ledger:
         args: list[Any] = [",".join(allowed_from), state, now, member(entry_id, target),
                            now if next_at is None else next_at]
         for k, v in fields.items():
-            args += [k, v]
+            args += [k, self.redactor.redact(v) if isinstance(v, str) else v]
         return _s(self._set_state(keys=[self._rk(entry_id, target), self.keys.due], args=args))
 
     def get(self, entry_id: str, target: str) -> Delivery | None:

@@ -15,7 +15,8 @@ import sys
 import time
 from collections.abc import Iterable
 
-MASK = "********"
+from .redact import Redactor
+
 FORMAT_ENV = "SYNDICATE_LOG_FORMAT"
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -62,26 +63,26 @@ class JsonFormatter(logging.Formatter):
 
 
 class MaskSecrets(logging.Filter):
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str] | Redactor) -> None:
         super().__init__()
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def _mask(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
-        return text
+        self.redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
+        if not self.redactor:
             return True
-        record.msg = self._mask(record.getMessage())
+        record.msg = self.redactor.redact(record.getMessage())
         record.args = None
+        # Fields may be dicts or lists (Celery logs a task's `data` as a dict): look inside.
         for key, value in _fields(record).items():
-            if isinstance(value, str):
-                setattr(record, key, self._mask(value))
+            setattr(record, key, self.redactor.redact_any(value))
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = self._mask(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = self.redactor.redact(
+                logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self.redactor.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redactor.redact(record.stack_info)
         return True
 
 
@@ -94,7 +95,7 @@ def setup(level: str = "INFO", fmt: str | None = None) -> None:
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
 
 
-def mask(secrets: Iterable[str]) -> None:
+def mask(secrets: Iterable[str] | Redactor) -> None:
     """Mask these values in every log line from now on."""
     f = MaskSecrets(secrets)
     for handler in logging.getLogger().handlers:

@@ -37,21 +37,36 @@ def _when(e: Any, *names: str) -> float:
 
 
 def _link(e: Any, base: str) -> str:
+    # Only an http(s) link is ever kept: anything else (javascript:, data:) is dropped here, so
+    # it can reach no page, feed, email or target; the entry keeps its other identities.
     for link in e.get("links") or []:
         if link.get("rel", "alternate") == "alternate" and link.get("href"):
-            return urljoin(base, link["href"])
+            return content.safe_url(urljoin(base, link["href"]))
     href = e.get("link") or ""
     if href:
-        return urljoin(base, href)
-    guid = e.get("id") or ""
-    return guid if guid.startswith(("http://", "https://")) else ""
+        return content.safe_url(urljoin(base, href))
+    return content.safe_url(e.get("id") or "")
+
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def _guid(e: Any, base: str) -> str:
+    guid = content.strip_control(e.get("id") or "").strip()
+    scheme = _SCHEME.match(guid)
+    if scheme is None:
+        # A relative guid means the same as its URL; any other opaque string is an id as is.
+        return content.safe_url(urljoin(base, guid)) if "/" in guid else guid
+    if scheme.group(1).lower() in ("http", "https"):
+        return content.safe_url(guid)
+    # tag:, urn: and the like identify without being followed; a scheme that a browser would
+    # run or load (javascript:, data:, file:) is no identity worth keeping.
+    return guid if scheme.group(1).lower() in ("tag", "urn") else ""
 
 
 def _entry(e: Any, source: str, feed_link: str, feed_url: str) -> Entry | None:
     link = _link(e, feed_link or feed_url)
-    guid = (e.get("id") or "").strip()
-    if guid and not guid.startswith(("http://", "https://", "tag:", "urn:")) and "/" in guid:
-        guid = urljoin(feed_link or feed_url, guid)  # a relative guid means the same as its URL
+    guid = _guid(e, feed_link or feed_url)
     if not guid and not link:
         return None  # nothing would ever identify it again
     base = link or feed_link or feed_url
@@ -70,7 +85,7 @@ def _entry(e: Any, source: str, feed_link: str, feed_url: str) -> Entry | None:
         image = thumb.get("url") or ""
         if image:
             break
-    image = image or content.first_image(body or summary)
+    image = content.safe_url(image or content.first_image(body or summary))
     authors = e.get("author") or ""
     post_id = identity.platform_post_id(guid, link, feed_link)
     return Entry(
@@ -113,14 +128,14 @@ def parse_feed(body: bytes, url: str, source: str, content_type: str | None = No
     feed = d.get("feed") or {}
     hub = self_url = next_url = None
     for link in feed.get("links") or []:
-        rel = link.get("rel")
+        rel, href = link.get("rel"), content.safe_url(link.get("href")) or None
         if rel == "hub":
-            hub = link.get("href")
+            hub = href
         elif rel == "self":
-            self_url = link.get("href")
+            self_url = href
         elif rel == "next":
-            next_url = link.get("href")
-    feed_link = feed.get("link") or ""
+            next_url = href
+    feed_link = content.safe_url(feed.get("link"))
     entries = [x for x in (_entry(e, source, feed_link, url) for e in d.get("entries") or []) if x]
     return ParsedFeed(
         title=feed.get("title") or source,

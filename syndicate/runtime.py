@@ -28,6 +28,7 @@ from .keys import Keys
 from .ledger import Delivery, Ledger
 from .poller import Poller, PollResult
 from .queue import CeleryQueue, producer, redis_url
+from .redact import Redactor
 from .store import EntryStore
 
 log = logging.getLogger("syndicate")
@@ -63,7 +64,7 @@ class Runtime:
         r = r or connect(redis_url(config))
         keys = Keys(config.redis.prefix)
         store = EntryStore(r, keys)
-        ledger = Ledger(r, keys)
+        ledger = Ledger(r, keys, Redactor(config_mod.secrets(config)))
         queue = queue or CeleryQueue(producer(config))
         return cls(
             config=config, redis=r, keys=keys, store=store, ledger=ledger,
@@ -172,14 +173,27 @@ class Runtime:
                 "updated_at": _iso(d.updated_at),
                 "next_attempt_at": _iso(d.next_at) if d.state in ("failed", "pending") else None,
             })
-        return out
+        # Masked again on the way out: records written before a secret was configured (or by
+        # an older version) must not show it either.
+        redacted: list[dict[str, Any]] = self.redactor.redact_any(out)
+        return redacted
+
+    @property
+    def redactor(self) -> Redactor:
+        return self.ledger.redactor
 
     def heartbeat(self, name: str | None = None) -> None:
         name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.redis.set(self.keys.worker_heartbeat(name), repr(time.time()), ex=HEARTBEAT_TTL)
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(self.keys.workers, {name: now})
+        pipe.zremrangebyscore(self.keys.workers, "-inf", now - HEARTBEAT_TTL)
+        pipe.execute()
 
     def workers_alive(self) -> int:
-        return sum(1 for _ in self.redis.scan_iter(self.keys.worker_heartbeat_pattern, count=100))
+        # One sorted set read by key: /healthz is public, so its cost must not grow with the
+        # keyspace (a SCAN over every key made it an easy way to slow the feeds down).
+        return int(self.redis.zcount(self.keys.workers, time.time() - HEARTBEAT_TTL, "+inf"))
 
 
 def _iso(ts: float) -> str | None:

@@ -18,10 +18,15 @@ import requests
 from requests.sessions import merge_setting
 from requests.utils import resolve_proxies
 
+from .guard import GuardedAdapter
+
 
 class Session(requests.Session):
     def __init__(self) -> None:
         super().__init__()
+        # Every connection can be checked by the SSRF guard; it acts inside `guard.guarding`.
+        self.mount("http://", GuardedAdapter())
+        self.mount("https://", GuardedAdapter())
         self._proxies: dict[tuple[str, str], dict[str, str]] = {}
         # What requests takes from the environment on its merging path, applied to every send.
         self.verify = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")

@@ -6,8 +6,11 @@ Routes (a contract; keep them): `GET /feed.xml`, `GET /feed.atom`, `GET /feed.js
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import json
 import logging
+import os
 import time
 from collections.abc import Iterable
 from email.utils import parsedate_to_datetime
@@ -17,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 from flask import Flask, Response, jsonify, request
 
-from . import admin, signing, unsafe
+from . import admin, signing, unsafe, websub
 from .feed import FORMATS, FeedCache
 from .runtime import Runtime
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("syndicate.web")
 
+BIND_ENV = "SYNDICATE_WEB_HOST"  # where `syndicate web` listens, for its server processes
 WEBHOOK_REPLAY_TTL = 24 * 3600  # a webhook-id is remembered well past the timestamp window
 
 
@@ -98,7 +102,20 @@ class FeedFront:
         return [b""] if method == "HEAD" else [body]
 
 
-def create_app(rt: Runtime, *, feed_freshness: float = 1.0) -> Flask:
+def loopback(host: str) -> bool:
+    """True for a bind address only this machine can reach."""
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def create_app(rt: Runtime, *, feed_freshness: float = 1.0, exposed: bool = False) -> Flask:
+    """`exposed`: the server listens where other machines reach it. Without an [admin] login,
+    the status API (`/api/deliveries`, `/metrics`) is then off: it names every post, target
+    and error, which is no business of the open network."""
     app = Flask("syndicate", template_folder=str(Path(__file__).parent / "templates"))
     app.config["MAX_CONTENT_LENGTH"] = rt.config.webhook.max_body
     admin.install(app, rt)
@@ -106,7 +123,8 @@ def create_app(rt: Runtime, *, feed_freshness: float = 1.0) -> Flask:
     app.extensions["syndicate"] = rt
     app.extensions["syndicate.feeds"] = feeds
 
-    app.wsgi_app = FeedFront(app.wsgi_app, feeds)  # type: ignore[method-assign]
+    app.wsgi_app = admin.TrustedProxies(  # type: ignore[method-assign]
+        FeedFront(app.wsgi_app, feeds), rt.config.admin.trusted_proxies)
 
     @app.post("/hooks/publish")
     def publish() -> Response:
@@ -146,7 +164,8 @@ def create_app(rt: Runtime, *, feed_freshness: float = 1.0) -> Flask:
 
     @app.get("/websub/<name>")
     def websub_verify(name: str) -> Response:
-        """The hub checks that we asked for this subscription (WebSub section 5.3)."""
+        """The hub checks that we asked for this subscription (WebSub section 5.3). Only a
+        request syndicate made itself is confirmed: its topic and mode, while it is pending."""
         src = rt.config.source(name)
         topic = request.args.get("hub.topic", "")
         mode = request.args.get("hub.mode", "")
@@ -154,33 +173,45 @@ def create_app(rt: Runtime, *, feed_freshness: float = 1.0) -> Flask:
         if src is None or not challenge or mode not in ("subscribe", "unsubscribe"):
             return _error(404, "no such subscription")
         state = rt.poller.state(name)
-        wanted = {src.url, state.get("self_url", ""), state.get("websub_topic", "")} - {""}
-        if topic not in wanted:
-            return _error(404, f"not subscribed to {topic!r}")
-        if mode == "subscribe" and request.args.get("hub.lease_seconds", "").isdigit():
-            rt.redis.hset(rt.keys.source(name), "websub_lease_until",
-                          repr(time.time() + int(request.args["hub.lease_seconds"])))
+        if state.get("websub_pending") != mode or topic != state.get("websub_topic"):
+            return _error(404, f"no pending {mode} request for {topic!r}")
+        lease = websub.lease(request.args.get("hub.lease_seconds"))
+        rt.redis.hset(rt.keys.source(name), mapping={
+            "websub_lease_until": repr(time.time() + lease), "websub_pending": ""})
         return Response(challenge, status=200, content_type="text/plain")
 
     @app.post("/websub/<name>")
     def websub_push(name: str) -> Response:
+        """A hub's push. Polls only for a subscription that is active, and only when the body is
+        signed with the secret we gave that hub: anything else would let anyone make syndicate
+        poll a blog at will."""
         src = rt.config.source(name)
-        if src is None or not src.enabled:
+        state = rt.poller.state(name) if src is not None and src.enabled else {}
+        secret = state.get("websub_secret", "")
+        if not secret or float(state.get("websub_lease_until") or 0) < time.time():
             return _error(404, "no such subscription")
         body = request.get_data(cache=False)
-        secret = rt.poller.state(name).get("websub_secret", "")
-        # A push whose signature does not match is acknowledged and ignored (WebSub 8):
-        # answering an error would only make the hub retry a forgery.
-        if secret and not signing.verify_hub(secret.encode(),
-                                             request.headers.get("X-Hub-Signature", ""), body):
-            log.warning("websub push for %s ignored: bad X-Hub-Signature", name)
-            return Response(status=202)
+        if not signing.verify_hub(secret.encode(), request.headers.get("X-Hub-Signature", ""),
+                                  body):
+            log.warning("websub push for %s refused: missing or wrong X-Hub-Signature", name)
+            return _error(403, "X-Hub-Signature missing or wrong")
         rt.queue.poll(name)
         return Response(status=202)
 
     def protected(f):  # type: ignore[no-untyped-def]
-        # Behind the login once [admin] is set; open otherwise, as it always was.
-        return app.extensions["syndicate.login_required"](f) if rt.config.admin.enabled else f
+        # Behind the login once [admin] is set. Without it, open only to this machine's own
+        # clients: a server that listens on the network serves the feeds, webhook and health.
+        if rt.config.admin.enabled:
+            return app.extensions["syndicate.login_required"](f)
+
+        @functools.wraps(f)
+        def local_only(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if exposed:
+                return _error(403, "the status API is off on a public address: set [admin] "
+                                   "password or token to turn it on")
+            return f(*args, **kwargs)
+
+        return local_only
 
     @app.get("/api/deliveries")
     @protected
@@ -193,6 +224,7 @@ def create_app(rt: Runtime, *, feed_freshness: float = 1.0) -> Flask:
         return jsonify(items)
 
     @app.get("/metrics")
+    @protected
     def metrics() -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -232,4 +264,5 @@ def app_from_env() -> Flask:
         logs.setup()
     cfg = config_mod.load(None)
     logs.mask(config_mod.secrets(cfg))
-    return create_app(Runtime.open(cfg))
+    host = os.environ.get(BIND_ENV, "127.0.0.1")
+    return create_app(Runtime.open(cfg), exposed=not loopback(host))

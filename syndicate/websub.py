@@ -13,18 +13,21 @@ import ipaddress
 import logging
 import secrets
 import time
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import redis
 import requests
 
 from .config import SiteConfig, SourceConfig
-from .fetch import USER_AGENT
+from .errors import FetchError
+from .fetch import post_form
 from .keys import Keys
 
 log = logging.getLogger("syndicate.websub")
 
 LEASE_SECONDS = 10 * 86400
+MAX_LEASE = LEASE_SECONDS  # a hub may grant less than we ask, never more
 RENEW_BEFORE = 86400.0  # renew a day before the lease ends
 RETRY_UNVERIFIED = 3600.0  # ask again if the hub never verified within this long
 
@@ -37,6 +40,15 @@ def _local(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def lease(value: str | None) -> float:
+    """The lease a hub granted, capped: a lease of centuries would stop renewal for good, and a
+    number too long for a float must not become a 500."""
+    text = (value or "").strip()
+    if not text.isdigit() or len(text) > 12:
+        return float(LEASE_SECONDS)
+    return float(min(max(int(text), 60), MAX_LEASE))
 
 
 def callback_url(site: SiteConfig, source: str) -> str:
@@ -70,21 +82,23 @@ def subscribe(r: redis.Redis, keys: Keys, site: SiteConfig, src: SourceConfig,
     topic = topic_for(src, state)
     secret = state.get("websub_secret") or secrets.token_hex(32)
     # Record first: the hub's verification GET may arrive before its answer to this POST.
-    r.hset(keys.source(src.name), mapping={
+    record: dict[Any, Any] = {
         "websub_secret": secret, "websub_hub": hub, "websub_topic": topic,
-        "websub_requested_at": repr(time.time()), "websub_lease_until": 0})
+        "websub_pending": "subscribe", "websub_requested_at": repr(time.time())}
+    if state.get("websub_hub") != hub or state.get("websub_topic") != topic:
+        record["websub_lease_until"] = "0"  # a renewal keeps the running lease until verified
+    r.hset(keys.source(src.name), mapping=record)
     form = {"hub.mode": "subscribe", "hub.topic": topic,
             "hub.callback": callback_url(site, src.name), "hub.secret": secret,
             "hub.lease_seconds": str(LEASE_SECONDS)}
+    # The hub's URL comes from the feed: it goes through the same guard as the feed itself.
     try:
-        resp = (session or requests).post(hub, data=form, timeout=15,
-                                          headers={"User-Agent": USER_AGENT})
-    except requests.RequestException as exc:
-        log.warning("websub: cannot reach hub %s for %s: %s", hub, src.name, exc)
+        status = post_form(hub, form, session=session, allow_private=src.allow_private)
+    except FetchError as exc:
+        log.warning("websub: not asking hub of %s: %s", src.name, exc)
         return False
-    if resp.status_code not in (202, 204):
-        log.warning("websub: hub %s refused %s: HTTP %d %s", hub, src.name, resp.status_code,
-                    resp.text[:200])
+    if status not in (202, 204):
+        log.warning("websub: hub %s refused %s: HTTP %d", hub, src.name, status)
         return False
     log.info("websub: asked %s to push %s to %s", hub, topic, form["hub.callback"])
     return True
@@ -101,12 +115,12 @@ def ping_hub(site: SiteConfig, session: requests.Session | None = None) -> bool:
         return False
     form = [("hub.mode", "publish"), *(("hub.url", u) for u in feed_urls(site))]
     try:
-        resp = (session or requests).post(site.hub, data=form, timeout=15,
-                                          headers={"User-Agent": USER_AGENT})
-    except requests.RequestException as exc:
+        # The readers' hub is the operator's own choice ([site] hub): it may be private.
+        status = post_form(site.hub, form, session=session, allow_private=True)
+    except FetchError as exc:
         log.warning("websub: cannot ping hub %s: %s", site.hub, exc)
         return False
-    if resp.status_code >= 300:
-        log.warning("websub: hub %s answered the ping with HTTP %d", site.hub, resp.status_code)
+    if status >= 300:
+        log.warning("websub: hub %s answered the ping with HTTP %d", site.hub, status)
         return False
     return True

@@ -22,15 +22,15 @@ def test_example_config_loads() -> None:
     cfg = config_mod.load(EXAMPLE)
     assert [s.name for s in cfg.sources] == ["blogger", "wordpress"]
     assert cfg.target("newsletter").options["port"] == 8025  # type: ignore[union-attr]
-    assert cfg.webhook.secret  # falls back to the demo secret
+    assert cfg.webhook.secret is None  # no demo secret: unset, the publish webhook is off
 
 
 def test_env_substitution() -> None:
     cfg = parse({"webhook": {"secret": "${S}"},
                  "targets": [{"name": "d", "kind": "devto", "api_key": "${KEY}",
                               "base_url": "http://127.0.0.1:${PORT:-9999}"}]},
-                env={"S": "whsec_YWJj", "KEY": "k1"})
-    assert cfg.webhook.secret == b"abc"
+                env={"S": "whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE=", "KEY": "k1"})
+    assert cfg.webhook.secret == b"syndicate-test-outbound-secret-1"
     assert cfg.targets[0].options["api_key"] == "k1"
     assert cfg.targets[0].options["base_url"] == "http://127.0.0.1:9999"
 

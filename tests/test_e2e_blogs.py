@@ -30,7 +30,7 @@ def test_all_fixture_posts_to_all_blog_platforms_once(tmp_path: Path, redis_url:
             sources=[{"name": "blogger", "url": blogger, "backfill": True, "poll_interval": "1h"},
                      {"name": "wordpress", "url": wordpress, "backfill": True,
                       "poll_interval": "1h"}],
-            targets=targets, webhook_secret="whsec_YWJj")
+            targets=targets, webhook_secret="whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE=")
         svc = Service(cfg, {"REDIS_URL": redis_url, "SYNDICATE_REDIS_PREFIX": prefix}, tmp_path)
         svc.start()
         try:

@@ -23,7 +23,7 @@ def restore_logging():
 
 def test_logfmt_and_masking(capsys) -> None:
     logs.setup("INFO", "logfmt")
-    cfg = config_mod.parse({"webhook": {"secret": "whsec_c2VjcmV0LXdlYmhvb2s="},
+    cfg = config_mod.parse({"webhook": {"secret": "whsec_c2VjcmV0LXdlYmhvb2stZm9yLXRoZS1sb2ctdGVzdHM="},
                             "targets": [{"name": "d", "kind": "devto", "api_key": "devto-SECRET-1"}]},
                            env={})
     logs.mask(config_mod.secrets(cfg))
@@ -31,7 +31,7 @@ def test_logfmt_and_masking(capsys) -> None:
     log.info("delivered %s", "e1", extra={"event": "delivery.outcome", "target": "devto",
                                           "state": "delivered", "note": "key devto-SECRET-1"})
     try:
-        raise RuntimeError("refused key devto-SECRET-1 and secret-webhook")
+        raise RuntimeError("refused key devto-SECRET-1 and secret-webhook-for-the-log-tests")
     except RuntimeError:
         log.exception("boom with devto-SECRET-1")
     err = capsys.readouterr().err
@@ -39,7 +39,7 @@ def test_logfmt_and_masking(capsys) -> None:
     assert "level=info logger=syndicate.test event=delivery.outcome target=devto " \
            "state=delivered" in first
     assert 'msg="delivered e1"' in first and 'note="key ********"' in first
-    assert "devto-SECRET-1" not in err and "secret-webhook" not in err
+    assert "devto-SECRET-1" not in err and "secret-webhook-for-the-log-tests" not in err
     assert "level=error" in second and "RuntimeError" in second
 
 

@@ -78,7 +78,7 @@ def test_preview_cli(tmp_path: Path, redis_url: str, prefix: str, make_runtime) 
         rt, _ = make_runtime(targets=all_targets(servers))
         eid = new_entry(rt, fan_out=False)
         cfg = write_config(tmp_path / "c.toml", sources=[], targets=all_targets(servers),
-                           webhook_secret="whsec_YWJj")
+                           webhook_secret="whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE=")
         env = {"REDIS_URL": redis_url, "SYNDICATE_REDIS_PREFIX": prefix, "PATH": "/usr/bin:/bin"}
         out = subprocess.run(
             [sys.executable, "-m", "syndicate", "preview", "--config", str(cfg),

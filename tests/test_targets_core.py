@@ -13,7 +13,7 @@ from .conftest import fixture_bytes
 from .fakes.devto import API_KEY, DevtoServer
 from .fakes.http import LoopbackServer, Reply, Request
 
-HOOK_SECRET = "whsec_aG9vay1yZWNlaXZlci1zZWNyZXQ="
+HOOK_SECRET = "whsec_aG9vay1yZWNlaXZlci1zZWNyZXQtb2YtdGhlLXRlc3Rz"
 
 
 class HookReceiver(LoopbackServer):
@@ -115,7 +115,7 @@ def test_backfill_of_every_fixture_post(make_runtime, feed_server, smtp, hook) -
 
 def test_forged_outbound_signature_is_refused(make_runtime, hook) -> None:
     rt, _ = make_runtime(targets=[{"name": "hook", "kind": "webhook", "url": hook.url,
-                                   "secret": "whsec_d3Jvbmc="}])
+                                   "secret": "whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZyE="}])
     from syndicate.entry import Entry
     eid, _ = rt.store.upsert(Entry(source="s", guid="g", link="https://x.example/p", title="T"))
     rt.dispatcher.fan_out(eid)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import html
 import json
 import re
 import time
@@ -247,7 +248,9 @@ class Target(ABC):
     def footer_html(self, entry: Entry) -> str:
         template = self.opts.get("footer") or 'Originally published at <a href="{link}">{site}</a>.'
         site = self.site.title or entry.link
-        return "<p><em>" + template.format(link=entry.link, site=site, title=entry.title) + "</em></p>"
+        # The template is the operator's HTML; what fills it comes from a feed and is escaped.
+        return "<p><em>" + template.format(link=html.escape(entry.link), site=html.escape(site),
+                                           title=html.escape(entry.title)) + "</em></p>"
 
     def body_html(self, entry: Entry) -> str:
         """The post as HTML, with the footer linking home."""

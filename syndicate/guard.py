@@ -1,0 +1,170 @@
+"""The SSRF guard: no request to a URL from outside reaches an address that is not public.
+
+Feeds, redirects, post pages, hubs and backfill pages all name URLs that someone else chose. A
+check of the name before the request is not enough: the name is resolved again to connect, and
+a name that answers a public address to the check and 127.0.0.1 to the connection (DNS
+rebinding) walks straight past it. So the guard sits where the socket is made: the connection
+resolves the name once, refuses unless every address is public, and connects to exactly the
+address it checked, while TLS and the Host header keep the name.
+
+`guarding(allow_private)` turns the guard on for the requests made inside it (`fetch` does);
+requests to the operator's own configured targets are made outside it. A connection opened
+without the guard is never reused inside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from .errors import FetchError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# True inside `guarding(allow_private=False)`: connections made then must reach public addresses.
+_ACTIVE: contextvars.ContextVar[bool] = contextvars.ContextVar("syndicate_guard", default=False)
+HINT = " (set allow_private = true to allow it)"
+
+
+class UnsafeURL(FetchError):
+    """The URL names an address syndicate will not fetch from (SSRF guard)."""
+
+
+def parse_ip(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        pass
+    try:  # 0x7f000001, 2130706433, 127.1: spellings inet_aton accepts and browsers follow
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def private(ip: IPAddress) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def public_addresses(host: str, port: int, url: str = "") -> list[str]:
+    """Resolve `host` once; every address must be public (one private answer refuses all, as
+    a resolver may hand out either). Returns them in the resolver's order."""
+    ip = parse_ip(host)
+    if ip is not None:
+        if private(ip):
+            raise UnsafeURL(url or host, f"refusing {host}: {ip} is not a public address{HINT}")
+        return [str(ip)]
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise FetchError(url or host, f"cannot resolve {host}: {exc}") from None
+    out: list[str] = []
+    for info in infos:
+        addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if private(addr):
+            raise UnsafeURL(url or host,
+                            f"refusing {host}: it resolves to {addr}, not a public address{HINT}")
+        if str(addr) not in out:
+            out.append(str(addr))
+    return out
+
+
+def check_url(url: str, *, allow_private: bool = False) -> None:
+    """Refuse non-http(s) schemes and, unless allowed, a host that is or resolves to a loopback,
+    private, link-local or otherwise non-public address. An early, clear answer: the connection
+    checks again, for the address it actually connects to."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeURL(url, f"refusing scheme {parts.scheme or '(none)'!r}: only http and https")
+    host = parts.hostname or ""
+    if not host:
+        raise UnsafeURL(url, "no host in URL")
+    if not allow_private:
+        public_addresses(host, parts.port or (443 if parts.scheme == "https" else 80), url)
+
+
+@contextlib.contextmanager
+def guarding(allow_private: bool = False) -> Iterator[None]:
+    token = _ACTIVE.set(not allow_private)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def active() -> bool:
+    return _ACTIVE.get()
+
+
+class _Checked:
+    """Mixed into urllib3's connections: resolve once, check, connect to that address."""
+
+    unchecked = True  # opened without the guard (or not yet opened)
+    _dns_host: str
+    port: int
+
+    def _new_conn(self) -> socket.socket:
+        if not _ACTIVE.get():
+            self.unchecked = True
+            return super()._new_conn()  # type: ignore[misc, no-any-return]
+        name = self._dns_host
+        error: OSError | None = None
+        for addr in public_addresses(name.rstrip("."), self.port):
+            # Connect to the address just checked; the name comes back at once, for the TLS
+            # server name, certificate check and Host header.
+            self._dns_host = addr
+            try:
+                sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+                self.unchecked = False
+                return sock
+            except OSError as exc:  # urllib3's NewConnectionError: try the next address
+                error = exc
+            finally:
+                self._dns_host = name
+        assert error is not None
+        raise error
+
+
+class GuardedHTTPConnection(_Checked, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(_Checked, HTTPSConnection):
+    pass
+
+
+class _ReusesOnlyChecked:
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        if _ACTIVE.get() and getattr(conn, "unchecked", False) and conn.sock is not None:
+            conn.close()  # opened without the guard: reconnect, checked
+        return conn
+
+
+class GuardedHTTPPool(_ReusesOnlyChecked, HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class GuardedHTTPSPool(_ReusesOnlyChecked, HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    """requests' adapter with guarded connection pools (the guard acts only inside `guarding`).
+    Through a proxy, the proxy connects to the target: the guard then checks the proxy's
+    address only, and `check_url` the target's name."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": GuardedHTTPPool,
+                                                   "https": GuardedHTTPSPool}

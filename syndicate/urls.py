@@ -1,0 +1,27 @@
+"""The one rule for a URL that came from outside (a feed, a platform's reply) before it is kept."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+_URL_JUNK = re.compile(r"[\x00-\x20\x7f\\]")
+
+def safe_url(url: str | None) -> str:
+    """`url` if it is an absolute http(s) URL with a host, else "".
+
+    Links come from feeds and platforms' replies: a `javascript:` or `data:` URL in one would run
+    in a reader's browser from the status page, a reader feed or an email. Whitespace, control
+    characters and backslashes, which browsers silently drop or reinterpret, make a URL unsafe
+    too, rather than being cleaned into something that might then parse differently.
+    """
+    text = (url or "").strip().replace(" ", "%20")
+    if not text or _URL_JUNK.search(text):
+        return ""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return ""
+    return text
