@@ -41,6 +41,8 @@ from syndicate.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent
 
+HOOK_SECRET = "whsec_YmVuY2htYXJrLXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM="  # the benchmark targets' signing secret
+
 
 
 @dataclass
@@ -90,7 +92,7 @@ def polling(redis_url: str, sources: int, entries: int) -> list[Figure]:
     cfg = _config(redis_url, prefix, [{"name": f"s{i}", "url": u, "flood_limit": 1000}
                                       for i, u in enumerate(urls)],
                   [{"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/",
-                    "secret": "whsec_YmVuY2htYXJrLXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM="}])
+                    "secret": HOOK_SECRET}])
     q = ListQueue()
     rt = Runtime.open(cfg, queue=q)
     names = [s.name for s in cfg.sources]
@@ -167,7 +169,7 @@ def webhook_latency(redis_url: str, runs: int, entries: int) -> list[Figure]:
     feed_entries = entries
     url = farm.put("/feed", atom(feed_entries))
     cluster = Cluster(redis_url, folder, [{"name": "hook", "kind": "webhook",
-                                           "url": target.url, "secret": "whsec_YmVuY2htYXJrLXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM="}],
+                                           "url": target.url, "secret": HOOK_SECRET}],
                       sources=[{"name": "blog", "url": url, "poll_interval": "1h"}],
                       prefix="bench-hook")
     secret = b"faults"
@@ -219,7 +221,7 @@ def fan_out(redis_url: str, entries: int, workers: int, concurrency: int,
     targets = [Recorder(latency=0.05) for _ in range(3)]
     folder = workdir()
     cluster = Cluster(redis_url, folder, [
-        {"name": f"t{i}", "kind": "webhook", "url": t.url, "secret": "whsec_YmVuY2htYXJrLXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM=",
+        {"name": f"t{i}", "kind": "webhook", "url": t.url, "secret": HOOK_SECRET,
          "timeout": "10s"} for i, t in enumerate(targets)], prefix="bench-fan")
     r = redis.Redis.from_url(redis_url)
     peak = {"worker": (0, 0), "web": (0, 0)}  # (RSS, PSS), the largest seen
@@ -315,7 +317,7 @@ def round_trips(redis_url: str, deliveries: int) -> list[Figure]:
     target = Recorder()
     prefix = f"bench-rtt-{os.getpid()}"
     cfg = _config(redis_url, prefix, [], [{"name": "hook", "kind": "webhook", "url": target.url,
-                                           "secret": "whsec_YmVuY2htYXJrLXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM="}])
+                                           "secret": HOOK_SECRET}])
     rt = Runtime.open(cfg, queue=ListQueue())
     ids = []
     for i in range(deliveries):

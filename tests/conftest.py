@@ -116,6 +116,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 WEBHOOK_SECRET = "whsec_dGVzdC13ZWJob29rLXNlY3JldC0xMjM0NTY3ODkw"
+OUTBOUND_SECRET = "whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE="  # a target's own signing secret
 
 
 def make_config(redis_url: str, prefix: str, *, sources: list[dict[str, Any]] | None = None,

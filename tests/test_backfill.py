@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from syndicate import backfill as bf
 
+from .conftest import OUTBOUND_SECRET
 from .fakes.http import LoopbackServer, Reply, Request
 from .service import write_config
 
@@ -69,9 +70,9 @@ def runtime(make_runtime, server):
         sources=[{"name": "blogger", "url": server.url + "/feeds/posts/default"},
                  {"name": "wordpress", "url": server.url + "/feed/"}],
         targets=[{"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/x",
-                  "secret": "whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE="},
+                  "secret": OUTBOUND_SECRET},
                  {"name": "other", "kind": "webhook", "url": "http://127.0.0.1:9/y",
-                  "secret": "whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE="}])
+                  "secret": OUTBOUND_SECRET}])
 
 
 def test_blogger_paging_oldest_first(make_runtime) -> None:
@@ -113,7 +114,7 @@ def test_cli_dry_run_changes_nothing(make_runtime, tmp_path, redis_url, prefix) 
         cfg = write_config(tmp_path / "c.toml", sources=[
             {"name": "blogger", "url": server.url + "/feeds/posts/default"}],
             targets=[{"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/x",
-                      "secret": "whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE="}], webhook_secret="whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE=")
+                      "secret": OUTBOUND_SECRET}], webhook_secret=OUTBOUND_SECRET)
         env = {"REDIS_URL": redis_url, "SYNDICATE_REDIS_PREFIX": prefix, "PATH": "/usr/bin:/bin"}
         out = subprocess.run([sys.executable, "-m", "syndicate", "backfill", "blogger",
                               "--config", str(cfg), "--dry-run", "--since", "2024-02-01"],

@@ -10,7 +10,7 @@ import requests
 
 from syndicate.identity import normalize_url
 
-from .conftest import fixture_bytes
+from .conftest import OUTBOUND_SECRET, fixture_bytes
 from .service import Service, wait_for, write_config
 from .test_preview import all_targets, start_all
 from .test_targets_core import serve_teleology
@@ -30,7 +30,7 @@ def test_all_fixture_posts_to_all_blog_platforms_once(tmp_path: Path, redis_url:
             sources=[{"name": "blogger", "url": blogger, "backfill": True, "poll_interval": "1h"},
                      {"name": "wordpress", "url": wordpress, "backfill": True,
                       "poll_interval": "1h"}],
-            targets=targets, webhook_secret="whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE=")
+            targets=targets, webhook_secret=OUTBOUND_SECRET)
         svc = Service(cfg, {"REDIS_URL": redis_url, "SYNDICATE_REDIS_PREFIX": prefix}, tmp_path)
         svc.start()
         try:

@@ -14,7 +14,7 @@ from bench.faults import scenarios
 from bench.faults.harness import Result
 from syndicate.web import create_app
 
-from .conftest import fixture_bytes
+from .conftest import OUTBOUND_SECRET, fixture_bytes
 from .test_web import signed
 
 SIZES = {"worker_kill": dict(entries=120, every=3.0), "visibility": dict(entries=30),
@@ -110,7 +110,7 @@ def test_feed_churn(make_runtime, feed_server, control: bool, monkeypatch) -> No
     url = feed_server.put("/feed", fixture_bytes("blogger-atom.xml"))
     rt, q = make_runtime(sources=[{"name": "blogger", "url": url, "flood_limit": 50}],
                          targets=[{"name": "hook", "kind": "webhook",
-                                   "url": "http://127.0.0.1:9/x", "secret": "whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE="}])
+                                   "url": "http://127.0.0.1:9/x", "secret": OUTBOUND_SECRET}])
     rt.poll("blogger")
     body = fixture_bytes("blogger-atom.xml")
     for _name, change in CHURN:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import fixture_bytes
+from .conftest import OUTBOUND_SECRET, fixture_bytes
 from .test_poller import NEW_POST, with_new_post
 
 
@@ -19,7 +19,7 @@ def runtime(make_runtime, feed_server, limit: int = 5):
     url = feed_server.put("/feed", fixture_bytes("blogger-atom.xml"))
     rt, q = make_runtime(sources=[{"name": "blogger", "url": url, "flood_limit": limit}],
                          targets=[{"name": "hook", "kind": "webhook",
-                                   "url": "http://127.0.0.1:9/x", "secret": "whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE="}])
+                                   "url": "http://127.0.0.1:9/x", "secret": OUTBOUND_SECRET}])
     rt.poll("blogger")  # the baseline
     return rt, q
 
@@ -68,7 +68,7 @@ def test_cli_approve_and_discard(make_runtime, feed_server, tmp_path, redis_url,
     held = rt.poll("blogger").held
     cfg = write_config(tmp_path / "c.toml", sources=[{"name": "blogger",
                                                       "url": rt.config.sources[0].url}],
-                       targets=[], webhook_secret="whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE=")
+                       targets=[], webhook_secret=OUTBOUND_SECRET)
     env = {"REDIS_URL": redis_url, "SYNDICATE_REDIS_PREFIX": prefix, "PATH": "/usr/bin:/bin"}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from syndicate.fetch import fetch
 
-from .conftest import fixture_bytes
+from .conftest import OUTBOUND_SECRET, fixture_bytes
 from .fakes.http import Reply
 
 NEW_POST = (
@@ -36,7 +36,7 @@ def sources(server):
 def test_first_poll_is_a_baseline(make_runtime, feed_server) -> None:
     rt, q = make_runtime(sources=sources(feed_server),
                          targets=[{"name": "hook", "kind": "webhook",
-                                   "url": "http://127.0.0.1:9/x", "secret": "whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE="}])
+                                   "url": "http://127.0.0.1:9/x", "secret": OUTBOUND_SECRET}])
     assert rt.poll("blogger").status == "baseline"
     assert rt.poll("wordpress").status == "baseline"
     assert rt.store.count() == 9 and q.deliveries == [] and rt.ledger.all() == []
@@ -54,7 +54,7 @@ def test_backfill_delivers_what_is_there(make_runtime, feed_server) -> None:
     src = sources(feed_server)[1] | {"backfill": True}
     rt, q = make_runtime(sources=[src], targets=[{"name": "hook", "kind": "webhook",
                                                   "url": "http://127.0.0.1:9/x",
-                                                  "secret": "whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE="}])
+                                                  "secret": OUTBOUND_SECRET}])
     result = rt.poll("wordpress")
     assert len(result.new) == 6 and len(q.deliveries) == 6
 
@@ -73,7 +73,7 @@ def test_conditional_get_and_no_parse_of_same_bytes(make_runtime, feed_server) -
 def test_500_then_garbage_then_feed(make_runtime, feed_server) -> None:
     rt, q = make_runtime(sources=sources(feed_server),
                          targets=[{"name": "hook", "kind": "webhook",
-                                   "url": "http://127.0.0.1:9/x", "secret": "whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE="}])
+                                   "url": "http://127.0.0.1:9/x", "secret": OUTBOUND_SECRET}])
     rt.poll("blogger")
     feed_server.put("/feeds/posts/default", with_new_post(fixture_bytes("blogger-atom.xml")))
     feed_server.faults.append(Reply(500, b"oops", content_type="text/plain"))

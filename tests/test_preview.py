@@ -9,6 +9,7 @@ from pathlib import Path
 
 from syndicate.preview import previews
 
+from .conftest import OUTBOUND_SECRET
 from .fakes.devto import API_KEY, DevtoServer
 from .fakes.ghost import ADMIN_KEY, GhostServer
 from .fakes.hashnode import PUBLICATION, HashnodeServer
@@ -78,7 +79,7 @@ def test_preview_cli(tmp_path: Path, redis_url: str, prefix: str, make_runtime) 
         rt, _ = make_runtime(targets=all_targets(servers))
         eid = new_entry(rt, fan_out=False)
         cfg = write_config(tmp_path / "c.toml", sources=[], targets=all_targets(servers),
-                           webhook_secret="whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bmQtc2VjcmV0LTE=")
+                           webhook_secret=OUTBOUND_SECRET)
         env = {"REDIS_URL": redis_url, "SYNDICATE_REDIS_PREFIX": prefix, "PATH": "/usr/bin:/bin"}
         out = subprocess.run(
             [sys.executable, "-m", "syndicate", "preview", "--config", str(cfg),

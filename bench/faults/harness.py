@@ -38,6 +38,8 @@ from syndicate import config as config_mod
 from syndicate.entry import Entry
 from syndicate.runtime import Runtime
 
+HOOK_SECRET = "whsec_ZmF1bHRzLXNjZW5hcmlvLXdlYmhvb2stc2VjcmV0ISE="  # webhook in and out, for the scenarios
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -269,7 +271,7 @@ class Cluster:
         worker = {"tick": "1s", "retry_base": "0.5s", "retry_cap": "3s",
                   "visibility_timeout": "10s", "lease_margin": "2s", **self.worker}
         data = {"site": {"title": "Faults", "url": "http://127.0.0.1:8080/"},
-                "webhook": {"secret": "whsec_ZmF1bHRzLXNjZW5hcmlvLXdlYmhvb2stc2VjcmV0ISE="}, "sources": self.sources,
+                "webhook": {"secret": HOOK_SECRET}, "sources": self.sources,
                 "targets": self.targets, "worker": worker, "fetch": {"allow_private": True},
                 "redis": {"url": self.redis_url, "prefix": self.prefix}}
         self.config_path = self.folder / "syndicate.toml"

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from .harness import (
+    HOOK_SECRET,
     Cluster,
     CountingSmtp,
     CountingTarget,
@@ -26,7 +27,7 @@ from .harness import (
 def _targets(hook: CountingTarget, smtp: CountingSmtp | None, timeout: str = "1s",
              max_attempts: int = 20) -> list[dict[str, object]]:
     out: list[dict[str, object]] = [{"name": "hook", "kind": "webhook", "url": hook.url,
-                                     "secret": "whsec_ZmF1bHRzLXNjZW5hcmlvLXdlYmhvb2stc2VjcmV0ISE=", "timeout": timeout,
+                                     "secret": HOOK_SECRET, "timeout": timeout,
                                      "max_attempts": max_attempts}]
     if smtp is not None:
         out.append({"name": "mail", "kind": "smtp", "host": "127.0.0.1", "port": smtp.port,
