@@ -91,7 +91,7 @@ def _entry(e: Any, source: str, feed_link: str, feed_url: str) -> Entry | None:
     return Entry(
         source=source,
         guid=guid or link,
-        link=link or guid,
+        link=link or content.safe_url(guid),
         title=title or "(untitled)",
         content_html=body,
         summary=summary,

@@ -64,7 +64,7 @@ def embeds_as_links(html: str) -> str:
         if not src:
             return ""
         label = jinja2.utils.markupsafe.escape(attrs.get("title") or src)
-        return f'<p><a href="{src}">▶ {label}</a></p>'
+        return f'<p><a href="{jinja2.utils.markupsafe.escape(src)}">▶ {label}</a></p>'
 
     return _IFRAME.sub(link, html)
 
@@ -92,7 +92,8 @@ def render_email(entry: Entry, site: SiteConfig, *, unsubscribe: str | None = No
 
 def render_body(entry: Entry, site: SiteConfig) -> str:
     """The post and its link home, for newsletter services that wrap it in their own template."""
-    link = (f'<p><a href="{entry.link}">{"Read the rest" if entry.excerpt_only else "Read it"} '
+    link = (f'<p><a href="{jinja2.utils.markupsafe.escape(entry.link)}">'
+            f'{"Read the rest" if entry.excerpt_only else "Read it"} '
             f"on {jinja2.utils.markupsafe.escape(site_name(site, entry))}</a></p>")
     return email_html(entry.body_html) + "\n" + link
 

@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 _URL_JUNK = re.compile(r"[\x00-\x20\x7f\\]")
+_ENCODE = str.maketrans({" ": "%20", '"': "%22", "<": "%3C", ">": "%3E", "`": "%60"})
 
 def safe_url(url: str | None) -> str:
     """`url` if it is an absolute http(s) URL with a host, else "".
@@ -15,7 +16,8 @@ def safe_url(url: str | None) -> str:
     characters and backslashes, which browsers silently drop or reinterpret, make a URL unsafe
     too, rather than being cleaned into something that might then parse differently.
     """
-    text = (url or "").strip().replace(" ", "%20")
+    # What a browser would percent-encode itself; encoded, they cannot end an attribute.
+    text = (url or "").strip().translate(_ENCODE)
     if not text or _URL_JUNK.search(text):
         return ""
     try:

@@ -10,6 +10,7 @@ the footer, and an existing copy is found by that slug.
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -84,7 +85,9 @@ class WordpressTarget(HttpTarget):
         return ids
 
     def post(self, entry: Entry, *, preview: bool = False) -> dict[str, Any]:
-        return {"title": entry.title, "content": self.body_html(entry), "slug": slug_for(entry),
+        # WordPress keeps and shows a title as HTML: a feed's plain-text title is escaped.
+        return {"title": html.escape(entry.title, quote=False), "content": self.body_html(entry),
+                "slug": slug_for(entry),
                 "status": self.opts["status"], "tags": self.tag_ids(entry, preview=preview)}
 
     def build_request(self, entry: Entry, attempt: Attempt) -> requests.Request:
