@@ -314,7 +314,8 @@ def install(app: Flask, rt: Runtime) -> None:
             targets=[t.name for t in rt.config.enabled_targets], state=state, target=target,
             states=["delivered", "pending", "waiting", "unknown", "dead", "held"],
             sources=[s.name for s in rt.config.enabled_sources],
-            held_sources=sorted({r.source for r in rows(rt, state="held")}))
+            held_sources=sorted({r.source for r in rows(rt, state="held")}),
+            source_problems=rt.source_problems())
 
     @bp.post("/actions/<action>")
     @login_required

@@ -166,16 +166,22 @@ def poll(config_path: str | None, source: str | None) -> None:
     rt = runtime_for(config_path)
     names = [source] if source else [s.name for s in rt.config.enabled_sources]
     failed = False
-    for name in names:
+    for name in names:  # every source is polled, whatever happened to the one before
         try:
             result = rt.poll(name)
         except SyndicateError as exc:
-            raise click.ClickException(str(exc)) from None
+            click.echo(f"{name}: error ({exc})", err=True)
+            failed = True
+            continue
         line = f"{name}: {result.status}, {result.seen} entries in feed, {len(result.new)} new"
+        if result.skipped:
+            line += f", {len(result.skipped)} skipped"
         if result.error:
             line += f" ({result.error})"
             failed = True
         click.echo(line)
+        for why in result.skipped:
+            click.echo(f"  skipped {why}")
     if failed:
         sys.exit(1)
 
@@ -193,6 +199,11 @@ def status(config_path: str | None, as_json: bool, state: str | None) -> None:
     if as_json:
         click.echo(json.dumps(items, indent=2, ensure_ascii=False))
         return
+    for p in rt.source_problems():
+        if p["error"]:
+            click.echo(f"source {p['source']}: last poll failed: {p['error']}")
+        for why in p["skipped"]:
+            click.echo(f"source {p['source']}: entry skipped: {why}")
     if not items:
         click.echo("no deliveries yet")
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import re
 import threading
 import time
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from urllib.parse import urljoin
 
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
 from . import __version__, content
@@ -31,6 +33,7 @@ FORMATS = {
     "atom": ("feed.atom", "application/atom+xml; charset=utf-8"),
     "json": ("feed.json", "application/feed+json; charset=utf-8"),
 }
+log = logging.getLogger("syndicate.feed")
 xml_safe = content.strip_control  # the store is clean already; this guards older entries
 
 
@@ -52,8 +55,9 @@ def _generator(site: SiteConfig, fmt: str, entries: list[Entry]) -> FeedGenerato
     home = site.url
     fg.id(home)
     fg.title(xml_safe(site.title))
-    fg.link(href=home, rel="alternate")
+    # feedgen takes the RSS channel's <link> from the last link given: the site, not the feed.
     fg.link(href=urljoin(home, FORMATS[fmt][0]), rel="self")
+    fg.link(href=home, rel="alternate")
     if site.hub:
         fg.link(href=site.hub, rel="hub")
     if site.author:
@@ -62,31 +66,46 @@ def _generator(site: SiteConfig, fmt: str, entries: list[Entry]) -> FeedGenerato
     fg.subtitle(xml_safe(site.description or site.title))
     fg.language(site.language)
     fg.generator("syndicate", version=__version__)
-    newest = max((e.updated or e.published for e in entries), default=0.0)
+    # An empty feed is as new as this rendering, not 1970.
+    newest = max((e.updated or e.published for e in entries), default=time.time())
     fg.updated(_dt(newest))
     fg.lastBuildDate(_dt(newest))
+    if fmt == "rss":
+        fg.load_extension("dc")
     for entry in entries:  # newest first, as readers expect
         fe = fg.add_entry(order="append")
-        fe.id(_entry_id(entry))
-        fe.title(xml_safe(entry.title))
-        fe.link(href=entry.link, rel="alternate")
-        if fmt == "rss":
-            fe.guid(_entry_id(entry), permalink=_entry_id(entry) == entry.link)
-        fe.published(_dt(entry.published))
-        fe.updated(_dt(entry.updated or entry.published))
-        body = xml_safe(entry.body_html)
-        if body:
-            fe.content(body, type="html" if fmt == "atom" else None)
-        if entry.summary and entry.summary != entry.content_html:
-            fe.summary(xml_safe(entry.summary), type="html")
-        elif fmt == "rss" and body:
-            # RSS writes content:encoded only beside a description: give it a short excerpt.
-            fe.summary(xml_safe(_excerpt(body)))
-        if entry.author and fmt == "atom":
-            fe.author({"name": xml_safe(entry.author)})
-        for cat in entry.categories:
-            fe.category(term=xml_safe(cat))
+        try:
+            _add(fe, entry, fmt)
+        except Exception:  # one odd entry must never take the whole feed down for readers
+            log.exception("reader feed: entry %s left out of the %s feed", entry.id, fmt)
+            fg.remove_entry(fe)
     return fg
+
+
+def _add(fe: FeedEntry, entry: Entry, fmt: str) -> None:
+    entry_id = xml_safe(_entry_id(entry))
+    fe.id(entry_id)
+    fe.title(xml_safe(entry.title))
+    if entry.link:
+        fe.link(href=xml_safe(entry.link), rel="alternate")
+    if fmt == "rss":
+        fe.guid(entry_id, permalink=entry_id == entry.link)
+    fe.published(_dt(entry.published))
+    fe.updated(_dt(entry.updated or entry.published))
+    body = xml_safe(entry.body_html)
+    if body:
+        fe.content(body, type="html" if fmt == "atom" else None)
+    if entry.summary and entry.summary != entry.content_html:
+        fe.summary(xml_safe(entry.summary), type="html")
+    elif fmt == "rss" and body:
+        # RSS writes content:encoded only beside a description: give it a short excerpt.
+        fe.summary(xml_safe(_excerpt(body)))
+    if entry.author and fmt == "atom":
+        fe.author({"name": xml_safe(entry.author)})
+    elif entry.author:
+        fe.dc.dc_creator(xml_safe(entry.author))  # RSS's <author> must be an email address
+    for cat in entry.categories:
+        fe.category(term=xml_safe(cat))
 
 
 def render_json(site: SiteConfig, entries: list[Entry]) -> bytes:
@@ -102,7 +121,7 @@ def render_json(site: SiteConfig, entries: list[Entry]) -> bytes:
             "date_modified": _dt(e.updated or e.published).isoformat(),
         }
         if e.summary and e.summary != e.content_html:
-            item["summary"] = e.summary
+            item["summary"] = _excerpt(e.summary)  # JSON Feed: a plain-text summary
         if e.image:
             item["image"] = e.image
         if e.author:
@@ -127,11 +146,27 @@ def render_json(site: SiteConfig, entries: list[Entry]) -> bytes:
     return json.dumps(doc, ensure_ascii=False, indent=1).encode()
 
 
-def render(site: SiteConfig, fmt: str, entries: list[Entry]) -> bytes:
-    if fmt == "json":
-        return render_json(site, entries)
+def _xml(site: SiteConfig, fmt: str, entries: list[Entry]) -> bytes:
     fg = _generator(site, fmt, entries)
     return bytes(fg.rss_str(pretty=False) if fmt == "rss" else fg.atom_str(pretty=False))
+
+
+def render(site: SiteConfig, fmt: str, entries: list[Entry]) -> bytes:
+    """The feed's bytes. An entry that cannot be written (whatever the reason) is left out,
+    with a log line: a reader feed never answers 500 because of one post."""
+    if fmt == "json":
+        return render_json(site, entries)
+    try:
+        return _xml(site, fmt, entries)
+    except Exception:
+        good = []
+        for e in entries:  # only on failure: find the entries that cannot be written
+            try:
+                _xml(site, fmt, [e])
+                good.append(e)
+            except Exception:
+                log.exception("reader feed: entry %s left out of the %s feed", e.id, fmt)
+        return _xml(site, fmt, good)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,6 @@ the bytes.
 from __future__ import annotations
 
 import hashlib
-import socket
-import threading
-import time
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -20,7 +17,7 @@ import requests
 
 from . import __version__
 from .errors import FetchError
-from .guard import UnsafeURL, check_url, guarding
+from .guard import Deadline, UnsafeURL, check_url, guarding
 from .session import Session
 
 __all__ = ["Fetched", "UnsafeURL", "check_url", "fetch", "post_form"]
@@ -28,15 +25,6 @@ __all__ = ["Fetched", "UnsafeURL", "check_url", "fetch", "post_form"]
 USER_AGENT = f"syndicate/{__version__} (+https://github.com/syndicate-posse/syndicate)"
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 5
-
-
-def _shutdown(resp: requests.Response) -> None:
-    """Close the socket under a response from another thread, so a blocked read returns."""
-    try:
-        sock = resp.raw._connection.sock  # type: ignore[union-attr]
-        sock.shutdown(socket.SHUT_RDWR)
-    except (AttributeError, OSError):
-        resp.close()
 
 
 @dataclass(frozen=True)
@@ -86,7 +74,28 @@ def _fetch(url: str, etag: str | None, last_modified: str | None, timeout: float
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    started = time.monotonic()
+    # One deadline for everything: connect, headers, body and every redirect, whatever the
+    # server does (a byte a second of headers never trips a per-read timeout).
+    late = FetchError(url, f"took longer than {timeout:g}s (connect, headers and body "
+                      "together)")
+    with Deadline(timeout) as deadline:
+        try:
+            fetched = _get(url, headers, timeout, max_bytes, http, allow_private)
+        except (FetchError, requests.RequestException, OSError, AttributeError,
+                ValueError) as exc:
+            if deadline.expired.is_set():
+                raise late from None
+            if isinstance(exc, FetchError):
+                raise
+            raise FetchError(url, f"cut off: {exc.__class__.__name__}: {exc}") from None
+    # Cut off mid-headers, http.client may still make a response of what it had: never keep it.
+    if deadline.expired.is_set():
+        raise late
+    return fetched
+
+
+def _get(url: str, headers: dict[str, str], timeout: float, max_bytes: int,
+         http: requests.Session, allow_private: bool) -> Fetched:
     target = url
     for _hop in range(MAX_REDIRECTS + 1):
         check_url(target, allow_private=allow_private)
@@ -115,7 +124,8 @@ def _fetch(url: str, etag: str | None, last_modified: str | None, timeout: float
             # A 304 has no body; reading that nothing lets the connection go back to the pool
             # (closing an unread streamed response would close the connection instead).
             _ = resp.content
-            return Fetched(resp.url, 304, b"", etag, last_modified)
+            return Fetched(resp.url, 304, b"", headers.get("If-None-Match"),
+                           headers.get("If-Modified-Since"))
         if resp.status_code != 200:
             raise FetchError(url, f"HTTP {resp.status_code} {resp.reason}",
                              status=resp.status_code, response=resp)
@@ -124,18 +134,6 @@ def _fetch(url: str, etag: str | None, last_modified: str | None, timeout: float
             raise FetchError(url, f"body of {declared} bytes is over the {max_bytes}-byte cap",
                              status=200, response=resp)
         chunks, size = [], 0
-        # A server that drips a byte at a time never trips the read timeout, and urllib3 keeps
-        # reading until a chunk is full: a watchdog closes the connection at the deadline.
-        budget = timeout * 2
-        expired = threading.Event()
-
-        def cut() -> None:
-            expired.set()
-            _shutdown(resp)
-
-        watchdog = threading.Timer(max(0.0, started + budget - time.monotonic()), cut)
-        watchdog.daemon = True
-        watchdog.start()
         try:
             for chunk in resp.iter_content(CHUNK):
                 size += len(chunk)
@@ -143,16 +141,8 @@ def _fetch(url: str, etag: str | None, last_modified: str | None, timeout: float
                     raise FetchError(url, f"body is over the {max_bytes}-byte cap",
                                      status=200, response=resp)
                 chunks.append(chunk)
-        except (requests.RequestException, OSError, AttributeError, ValueError) as exc:
-            if expired.is_set():
-                raise FetchError(url, f"body took longer than {budget:g}s", status=200,
-                                 response=resp) from None
+        except (requests.RequestException, OSError) as exc:
             raise FetchError(url, f"body cut off: {exc}", status=200, response=resp) from None
-        finally:
-            watchdog.cancel()
-        if expired.is_set():
-            raise FetchError(url, f"body took longer than {budget:g}s", status=200,
-                             response=resp)
         return Fetched(
             url=resp.url,
             status=200,
@@ -176,7 +166,7 @@ def post_form(url: str, form: list[tuple[str, str]] | dict[str, str], *, timeout
     try:
         prepared = requests.Request("POST", url, data=form,
                                     headers={"User-Agent": USER_AGENT}).prepare()
-        with guarding(allow_private):
+        with Deadline(timeout), guarding(allow_private):
             resp = http.send(prepared, timeout=(min(timeout, 10.0), timeout), stream=True,
                              allow_redirects=False)
         resp.close()

@@ -18,6 +18,7 @@ import contextlib
 import contextvars
 import ipaddress
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -106,6 +107,60 @@ def active() -> bool:
     return _ACTIVE.get()
 
 
+class Deadline:
+    """One deadline for a whole request (connect, TLS, headers, body, every redirect hop).
+
+    urllib3's timeouts are per socket operation: a server that sends its headers or its body a
+    byte a second never trips them. Every socket a request opens or reuses inside the deadline
+    is registered here, and when the time is up they are all shut down, so whatever read is
+    blocked on them returns at once. (A name lookup cannot be cut off this way; the resolver's
+    own timeout bounds it.)
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = threading.Event()
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._cut)
+        self._timer.daemon = True
+        self._token: contextvars.Token[Deadline | None] | None = None
+
+    def add(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            if self.expired.is_set():
+                _shutdown(sock)
+            else:
+                self._socks.append(sock)
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.expired.set()
+            for sock in self._socks:
+                _shutdown(sock)
+
+    def __enter__(self) -> Deadline:
+        self._token = _DEADLINE.set(self)
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        if self._token is not None:
+            _DEADLINE.reset(self._token)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_DEADLINE: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "syndicate_deadline", default=None)
+
+
 class _Checked:
     """Mixed into urllib3's connections: resolve once, check, connect to that address."""
 
@@ -114,6 +169,13 @@ class _Checked:
     port: int
 
     def _new_conn(self) -> socket.socket:
+        sock = self._open()
+        deadline = _DEADLINE.get()
+        if deadline is not None:
+            deadline.add(sock)
+        return sock
+
+    def _open(self) -> socket.socket:
         if not _ACTIVE.get():
             self.unchecked = True
             return super()._new_conn()  # type: ignore[misc, no-any-return]
@@ -148,6 +210,9 @@ class _ReusesOnlyChecked:
         conn = super()._get_conn(timeout)  # type: ignore[misc]
         if _ACTIVE.get() and getattr(conn, "unchecked", False) and conn.sock is not None:
             conn.close()  # opened without the guard: reconnect, checked
+        deadline = _DEADLINE.get()
+        if deadline is not None and conn.sock is not None:
+            deadline.add(conn.sock)  # a kept-alive connection is under the deadline too
         return conn
 
 

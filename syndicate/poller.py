@@ -58,6 +58,7 @@ class PollResult:
     held: list[str] = field(default_factory=list)
     seen: int = 0
     error: str = ""
+    skipped: list[str] = field(default_factory=list)  # entries left out, one reason each
     parsed: bool = False
     code: int | None = None  # the HTTP status of the fetch
     feed_changed: bool = False  # an entry was added to or changed in the merged feed
@@ -109,7 +110,12 @@ class Poller:
         state = {_s(k): _s(v) for k, v in zip(raw[::2], raw[1::2], strict=True)}
         outcome: _Outcome | None = None
         try:
-            outcome = self._poll(src, state)
+            try:
+                outcome = self._poll(src, state)
+            except Exception as exc:  # a bug or an input nobody foresaw: recorded on the source
+                log.exception("source %s: poll failed", name)
+                outcome = self._failed(src, time.time(),
+                                       f"poll failed: {exc.__class__.__name__}: {exc}", None)
         finally:
             args: list[Any] = [token, 0, 0]
             if outcome is not None:
@@ -121,7 +127,8 @@ class Poller:
                 for metric, labels, n in (
                         ("polls", (name, result.status), 1),
                         ("fetch", (name, str(result.code or "error")), 1),
-                        ("entries", (name,), len(result.new) + len(result.held))):
+                        ("entries", (name,), len(result.new) + len(result.held)),
+                        ("skipped", (name,), len(result.skipped))):
                     args += [SEP.join((metric, *labels)), n]
             self._end(keys=[lock, self.keys.source(name), self.keys.metrics], args=args)
         return outcome.result
@@ -150,6 +157,11 @@ class Poller:
             feed = parse_feed(fetched.body, fetched.url, src.name, fetched.content_type)
         except FeedError as exc:
             return self._failed(src, now, str(exc), 200)
+        except Exception as exc:  # the parser's own failure on odd bytes is the feed's fault
+            log.exception("source %s: the feed could not be parsed", src.name)
+            return self._failed(src, now, f"{fetched.url}: cannot parse: "
+                                f"{exc.__class__.__name__}: {exc}", 200)
+        skipped = list(feed.skipped)
         first = not state.get("initialized")
         deliver = not first or src.backfill
         result = PollResult(src.name, "new" if deliver else "baseline", seen=len(feed.entries),
@@ -166,7 +178,14 @@ class Poller:
                 log.warning("source %s: %s", src.name, hold)
         # Oldest first, so that targets receive posts in the order they were written.
         for entry in entries:
-            entry_id, status = self.store.upsert(entry, deliver=deliver, hold=hold, now=now)
+            try:
+                entry_id, status = self.store.upsert(entry, deliver=deliver, hold=hold, now=now)
+            except redis.ConnectionError:
+                raise  # the store is gone, not the entry: the whole poll is retried
+            except Exception as exc:
+                skipped.append(f"{(entry.guid or entry.link)[:120]}: {exc.__class__.__name__}: "
+                               f"{str(exc)[:200]}")
+                continue
             result.feed_changed |= status in ("new", "changed")
             if status == "new" and hold:
                 result.held.append(entry_id)
@@ -180,7 +199,13 @@ class Poller:
             "body_hash": body_hash, "initialized": state.get("initialized") or repr(now),
             "site_link": feed.link, "title": feed.title, "hub": feed.hub or "",
             "self_url": feed.self_url or "", "last_new": len(result.new) if deliver else 0,
+            # The entries left out of this poll, one line each: shown by status and the page.
+            "skipped": "\n".join(skipped)[:4000],
         }
+        result.skipped = skipped
+        for why in skipped:
+            log.warning("source %s: entry skipped: %s", src.name, why, extra={
+                "event": "entry.skipped", "source": src.name})
         if deliver and result.new:
             log.info("source %s: %d new entries", src.name, len(result.new))
         elif not deliver:

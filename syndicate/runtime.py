@@ -178,6 +178,17 @@ class Runtime:
         redacted: list[dict[str, Any]] = self.redactor.redact_any(out)
         return redacted
 
+    def source_problems(self) -> list[dict[str, Any]]:
+        """Sources whose last poll failed or left entries out, with why (status, the page)."""
+        out = []
+        for src in self.config.enabled_sources:
+            state = self.poller.state(src.name)
+            error, skipped = state.get("last_error", ""), state.get("skipped", "")
+            if error or skipped:
+                out.append({"source": src.name, "error": self.redactor.redact(error),
+                            "skipped": [self.redactor.redact(x) for x in skipped.splitlines()]})
+        return out
+
     @property
     def redactor(self) -> Redactor:
         return self.ledger.redactor

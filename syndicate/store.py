@@ -22,12 +22,20 @@ from .keys import Keys
 UpsertStatus = Literal["new", "changed", "same", "alias"]
 
 # KEYS: timeline, feed_state, outbox, held, identity keys...
-# ARGV: entry key prefix, new id, entry json, content hash, published, now, source, mode, reason
+# ARGV: entry key prefix, new id, entry json, content hash, published, now, source, mode, reason,
+#       index of the fingerprint key in KEYS (0: none), title digest, undated (1/0)
 # mode: 'deliver' (a new entry enters the outbox), 'hold' (it waits for approval), 'record'.
+# A content fingerprint alone joins the same post seen on another blog, never two posts of one
+# source (podcast episodes sharing a description) nor two posts with different titles.
 _UPSERT = """
 local found
+local fpi = tonumber(ARGV[10])
 for i = 5, #KEYS do
   local v = redis.call('GET', KEYS[i])
+  if v and i == fpi then
+    local o = redis.call('HMGET', ARGV[1] .. v, 'source', 'tn')
+    if o[1] == ARGV[7] or (o[2] and o[2] ~= ARGV[11]) then v = false end
+  end
   if v then found = v break end
 end
 local id = found or ARGV[2]
@@ -37,7 +45,7 @@ local old = found and redis.call('HMGET', ekey, 'ch', 'source') or {false, false
 if not old[1] then
   status = 'new'
   redis.call('HSET', ekey, 'data', ARGV[3], 'ch', ARGV[4], 'source', ARGV[7],
-             'first_seen', ARGV[6], 'updated_at', ARGV[6])
+             'first_seen', ARGV[6], 'updated_at', ARGV[6], 'tn', ARGV[11])
   redis.call('ZADD', KEYS[1], ARGV[5], id)
   if ARGV[8] == 'deliver' then redis.call('ZADD', KEYS[3], ARGV[6], id) end
   if ARGV[8] == 'hold' then
@@ -50,9 +58,10 @@ elseif old[2] ~= ARGV[7] then
   redis.call('HSETNX', ekey, 'alias:' .. ARGV[7], ARGV[6])
 elseif old[1] ~= ARGV[4] then
   status = 'changed'
-  redis.call('HSET', ekey, 'data', ARGV[3], 'ch', ARGV[4], 'updated_at', ARGV[6])
+  redis.call('HSET', ekey, 'data', ARGV[3], 'ch', ARGV[4], 'updated_at', ARGV[6], 'tn', ARGV[11])
   redis.call('HINCRBY', ekey, 'edits', 1)
-  redis.call('ZADD', KEYS[1], ARGV[5], id)
+  -- An undated post keeps its place (the time it was first seen); an edit does not move it.
+  if ARGV[12] ~= '1' then redis.call('ZADD', KEYS[1], ARGV[5], id) end
 else
   status = 'same'
 end
@@ -105,13 +114,20 @@ class EntryStore:
             raise ValueError("an entry needs a guid or a link")
         new_id = identity.entry_id_for(ids)
         entry.first_seen = entry.first_seen or now
-        stored = Entry(**{**entry.__dict__, "id": entry.id or new_id})
+        # An undated post is dated when it was first seen, so it sorts where it appeared.
+        undated = not entry.published
+        stored = Entry(**{**entry.__dict__, "id": entry.id or new_id,
+                          "published": entry.published or now,
+                          "updated": entry.updated or entry.published or now})
+        fp_index = next((5 + i for i, (kind, _) in enumerate(ids) if kind == "fp"), 0)
         status, entry_id = self._upsert(
             keys=[self.keys.timeline, self.keys.feed_state, self.keys.outbox, self.keys.held,
                   *(self.keys.identity(k, v) for k, v in ids)],
             args=[self.keys.entry(""), new_id, stored.to_json(), content_hash(entry),
-                  entry.published or now, now, entry.source,
-                  "hold" if hold else ("deliver" if deliver else "record"), hold],
+                  stored.published, now, entry.source,
+                  "hold" if hold else ("deliver" if deliver else "record"), hold,
+                  fp_index, identity.digest(identity.normalize_text(entry.title)),
+                  "1" if undated else "0"],
         )
         entry.id = _s(entry_id)
         return entry.id, cast(UpsertStatus, _s(status))

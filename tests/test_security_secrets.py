@@ -190,3 +190,24 @@ def test_example_config_has_no_demo_secret() -> None:
     text = (Path(__file__).resolve().parent.parent / "config" / "syndicate.toml").read_text()
     assert not re.search(r"\$\{[A-Z_]+:-whsec_", text)
     assert not re.search(r"\$\{[A-Z_]+:-[^}]{8,}\}", text)  # no fallback that is a secret
+
+
+def test_compose_passes_every_secret_and_publishes_only_the_web_port() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    named = set(re.findall(r"\$\{([A-Z_]+)", (root / "config" / "syndicate.toml").read_text()))
+    named |= set(re.findall(r"\$\{([A-Z_]+)", (root / "README.md").read_text())) - {"NAME", "ENV"}
+    services = compose["services"]
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        missing = {v for v in named if v.startswith(("SYNDICATE_", "DEVTO_"))} - set(env)
+        assert not missing, (name, missing)
+    published = {name: s.get("ports") for name, s in services.items() if s.get("ports")}
+    assert published.pop("web") == ["8080:8080"]
+    assert published == {"flower": ["127.0.0.1:5555:5555"]}  # loopback only, and behind a login
+    assert "FLOWER_BASIC_AUTH" in services["flower"]["environment"]
+    assert "FLOWER_BASIC_AUTH" in " ".join(services["flower"]["command"])
