@@ -49,6 +49,19 @@ return 1
 """
 
 
+# KEYS: the source's next due time (ms, Redis clock)   ARGV: interval ms
+# Claimed only once its due time has come; the claim moves it a whole interval on. An earlier
+# version let a key expire 0.5 s early, so two schedulers could poll twice in one interval.
+_CLAIM_DUE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = tonumber(redis.call('GET', KEYS[1]) or '0')
+if due > now then return 0 end
+redis.call('SET', KEYS[1], now + tonumber(ARGV[1]), 'PX', 2 * tonumber(ARGV[1]) + 60000)
+return 1
+"""
+
+
 @dataclass
 class PollResult:
     source: str
@@ -88,6 +101,7 @@ class Poller:
         self.session = session or Session()
         self._begin = r.register_script(_BEGIN)
         self._end = r.register_script(_END)
+        self._claim_due = r.register_script(_CLAIM_DUE)
         self.parses = 0  # feedparser calls made by this poller (the benchmarks count them)
 
     def source(self, name: str) -> SourceConfig:
@@ -224,11 +238,14 @@ class Poller:
                         failed=True)
 
     def claim_due(self, src: SourceConfig) -> bool:
-        """True once per `poll_interval` across every scheduler: the one that should enqueue."""
+        """True once per `poll_interval` across every scheduler: the one that should enqueue.
+
+        The source's next due time is kept in Redis and read on Redis's own clock, so however
+        many schedulers tick, on whatever hosts, two claims are at least an interval apart."""
         if unsafe.off("no_schedule_lock"):
             return True
-        return bool(self.r.set(self.keys.poll_due(src.name), "1", nx=True,
-                               px=max(int(src.poll_interval * 1000) - 500, 500)))
+        ms = max(int(src.poll_interval * 1000), 1)
+        return bool(self._claim_due(keys=[self.keys.poll_due(src.name)], args=[ms]))
 
     def match(self, url: str) -> SourceConfig | None:
         """The source a webhook's URL names: its feed URL, or a post on the same site."""
