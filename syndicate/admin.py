@@ -124,7 +124,7 @@ def security_headers(resp: Response, nonce: str = "") -> Response:
 
 @dataclass
 class Cell:
-    state: str  # delivered | pending | sending | waiting | unknown | dead | held | digest | none
+    state: str  # delivered | drift | pending | sending | waiting | unknown | dead | held | digest | none
     detail: str = ""
     url: str = ""
     when: str = ""
@@ -148,6 +148,9 @@ def _when(ts: float) -> str:
 def cell(d: Delivery | None, *, digest: bool, now: float) -> Cell:
     if d is None:
         return Cell("digest" if digest else "none")
+    if d.state == "delivered" and d.extra.get("drift"):
+        return Cell("drift", url=d.remote_url, when=_when(d.updated_at),
+                    detail="the platform changed the copy: " + d.extra["drift"])
     if d.state == "delivered":
         return Cell("delivered", url=d.remote_url, when=_when(d.updated_at))
     if d.state in ("failed", "pending") and d.next_at > now + 1:
@@ -312,7 +315,7 @@ def install(app: Flask, rt: Runtime) -> None:
         return render_template(
             "status.html", rows=rows(rt, state=state, target=target), site=rt.config.site,
             targets=[t.name for t in rt.config.enabled_targets], state=state, target=target,
-            states=["delivered", "pending", "waiting", "unknown", "dead", "held"],
+            states=["delivered", "drift", "pending", "waiting", "unknown", "dead", "held"],
             sources=[s.name for s in rt.config.enabled_sources],
             held_sources=sorted({r.source for r in rows(rt, state="held")}),
             source_problems=rt.source_problems())

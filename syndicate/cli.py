@@ -209,8 +209,11 @@ def status(config_path: str | None, as_json: bool, state: str | None) -> None:
         return
     for d in items:
         extra = d["remote_url"] or d["last_error"]
-        click.echo(f"{d['state']:<9} {d['target']:<14} {d['entry_id']}  {d['title'][:50]:<50}  "
+        state = "drift" if d["state"] == "delivered" and d["drift"] else d["state"]
+        click.echo(f"{state:<9} {d['target']:<14} {d['entry_id']}  {d['title'][:50]:<50}  "
                    f"{extra}")
+        if d["drift"]:
+            click.echo(f"{'':<9} the platform changed the copy: {d['drift']}")
 
 
 @main.command()

@@ -160,6 +160,26 @@ class Dispatcher:
         log.error("target %s is broken, its deliveries wait: %s", adapter.name, message)
         return recheck
 
+    def revive(self, target: str) -> int:
+        """The target works again (its recheck succeeded, or its credentials changed): forget
+        that it was broken and make every delivery waiting on it due now, not at its backoff."""
+        self.store.r.delete(self.store.keys.target(target))
+        return self.ledger.due_now(target)
+
+    def revive_fixed_targets(self) -> int:
+        """Targets marked broken under credentials the config no longer has (a restart with the
+        fix): revived at once. The scheduler runs this every tick; it is one read per target."""
+        woken = 0
+        pipe = self.store.r.pipeline(transaction=False)
+        cfgs = self.config.enabled_targets
+        for cfg in cfgs:
+            pipe.hget(self.store.keys.target(cfg.name), "credentials")
+        for cfg, marked in zip(cfgs, pipe.execute(), strict=True):
+            if marked is not None and marked.decode() != self._credentials(self.target(cfg.name)):
+                log.info("target %s has new credentials: its waiting deliveries go now", cfg.name)
+                woken += self.revive(cfg.name)
+        return woken
+
     # -- one attempt -----------------------------------------------------------------------
     def deliver(self, entry_id: str, target_name: str, *, patient: bool = True) -> Outcome:
         """One attempt: claim the record, send, record the outcome (and its metrics).
@@ -176,7 +196,7 @@ class Dispatcher:
                                   entry_key=None if digest else self.store.keys.entry(entry_id))
         if claim.outcome == "broken":
             if claim.credentials != self._credentials(adapter):
-                self.store.r.delete(self.store.keys.target(target_name))  # the config was fixed
+                self.revive(target_name)  # the config was fixed
                 return self.deliver(entry_id, target_name, patient=patient)
             self.ledger.set_state(entry_id, target_name, "failed", allowed_from=("pending", "failed"),
                                   next_at=claim.when, last_error=f"target broken: {claim.broken}")
@@ -267,7 +287,12 @@ class Dispatcher:
                 return self._finish(entry_id, target_name, fence, "unknown", message)
             return self._retry(cfg, entry_id, fence, claim.attempts, message, None)
         if claim.broken:
-            self.store.r.delete(self.store.keys.target(target_name))  # it works again
+            self.revive(target_name)  # its recheck worked: everything waiting on it goes now
+        result = adapter.check_copy(entry, result)
+        if result.drift:
+            log.warning("%s -> %s: the platform changed the copy: %s", entry_id, target_name,
+                        result.drift, extra={"event": "delivery.drift", "entry": entry_id,
+                                             "target": target_name})
         latency = time.time() - (entry.first_seen or started)
         if not self.ledger.finish(entry_id, target_name, fence, "delivered",
                                   remote_id=result.remote_id or claim.remote_id,
@@ -275,6 +300,9 @@ class Dispatcher:
                                   last_error="", delivered_at=repr(time.time()),
                                   latency_ms=int((time.time() - started) * 1000),
                                   adopted=int(result.adopted),
+                                  verified="" if result.verified is None
+                                  else str(int(result.verified)),
+                                  drift=result.drift,
                                   counters=self.metrics.attempt(target_name, "delivered",
                                                                 latency)):
             log.warning("delivery %s -> %s succeeded after its claim was taken over",

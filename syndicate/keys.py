@@ -28,6 +28,7 @@ DELIVERY = "delivery"  # hash: the ledger record of one (entry, target)    deliv
 DELIVERIES = "deliveries"  # zset: every ledger record, scored by creation time
 DUE = "due"  # zset: ledger records that need action, scored by when (reconciler reads it)
 RATE = "rate"  # zset: a sliding window of one target's requests              rate:<target>:<limit>
+TARGET_LOCK = "lock:target"  # string with TTL: one check-then-create at a time   lock:target:<t>:<name>
 TARGET = "target"  # hash: a target's health (broken, since, why)                target:<name>
 FULLTEXT = "fulltext"  # string: the full text recovered for an excerpt-only entry
 DIGEST = "digest"  # collected:<target> zset, periods:<target> hash, items:<id> list, since:<target>
@@ -95,6 +96,9 @@ class Keys:
 
     def rate(self, target: str, limit: str) -> str:
         return self._k(RATE, target, limit)
+
+    def lock(self, target: str, name: str) -> str:
+        return self._k(TARGET_LOCK, target, name)
 
     def target(self, name: str) -> str:
         return self._k(TARGET, name)

@@ -202,6 +202,17 @@ return items
 """
 
 
+# KEYS: record, due   ARGV: now, member
+# A waiting record (pending or failed) becomes due now; any other state is left alone.
+_WAKE = """
+local st = redis.call('HGET', KEYS[1], 'state')
+if st ~= 'pending' and st ~= 'failed' then return 0 end
+redis.call('HSET', KEYS[1], 'next_at', ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+
+
 @dataclass
 class Delivery:
     entry_id: str
@@ -288,6 +299,7 @@ class Ledger:
         self._edited = r.register_script(_EDITED)
         self._checkpoint = r.register_script(_CHECKPOINT)
         self._take_due = r.register_script(_TAKE_DUE)
+        self._wake = r.register_script(_WAKE)
 
     def _rk(self, entry_id: str, target: str) -> str:
         return self.keys.delivery(entry_id, target)
@@ -409,6 +421,19 @@ class Ledger:
         for m in members:
             pipe.hgetall(self._rk(*split_member(m)))
         return [Delivery.from_hash(h) for h in pipe.execute() if h]
+
+    def due_now(self, target: str, *, now: float | None = None) -> int:
+        """Every record of `target` that waits (pending or failed) becomes due now."""
+        now = time.time() if now is None else now
+        # Every waiting record is in `due`; a target's are found by their member's suffix.
+        raw: list[bytes] = self.r.zrange(self.keys.due, 0, -1)  # type: ignore[assignment]
+        members = [split_member(m) for m in raw]
+        woken = 0
+        for entry_id, name in members:
+            if name == target:
+                woken += int(self._wake(keys=[self._rk(entry_id, target), self.keys.due],
+                                        args=[now, member(entry_id, target)]))
+        return woken
 
     def take_due(self, *, now: float | None = None, limit: int = 500,
                  push: float = 60.0) -> list[tuple[str, str]]:

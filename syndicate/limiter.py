@@ -7,8 +7,10 @@ of them or says how long to wait for the first one to free up.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import redis
@@ -78,3 +80,23 @@ class Limiter:
         self.r.eval("local c = tonumber(redis.call('GET', KEYS[1]) or '0') "
                     "if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1], 'PX', "
                     "ARGV[2]) end return 1", 1, key, until, int(seconds * 1000) + 1000)
+
+    @contextlib.contextmanager
+    def lock(self, target: str, name: str, *, ttl: float = 10.0,
+             wait: float = 10.0) -> Iterator[None]:
+        """A short lock shared by every worker, for a check-then-create on the platform that
+        the platform itself does not make atomic (two workers creating one WordPress tag make
+        `x` and `x-2`). Held at most `ttl`; waited for at most `wait`, then taken anyway:
+        a duplicate is better than a delivery that never goes."""
+        key = self.keys.lock(target, name)
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + wait
+        while not self.r.set(key, token, nx=True, px=int(ttl * 1000)):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            self.r.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                        "return redis.call('DEL', KEYS[1]) end return 0", 1, key, token)

@@ -136,7 +136,8 @@ class Runtime:
             if self.poller.claim_due(src):
                 self.queue.poll(src.name)
                 polls += 1
-        woken = self.dispatcher.reconcile()
+        woken = self.dispatcher.revive_fixed_targets()
+        woken += self.dispatcher.reconcile()
         digests = self.dispatcher.close_digests()
         if self.redis.set(self.keys.websub_check, "1", nx=True, ex=3600):  # leases: hourly
             for src in self.config.enabled_sources:
@@ -157,7 +158,7 @@ class Runtime:
                             "link": e.link if e else "", "target": cfg.name, "state": "held",
                             "remote_id": "", "remote_url": "", "attempts": 0, "last_error": why,
                             "updated_at": _iso(e.first_seen) if e else None,
-                            "next_attempt_at": None})
+                            "next_attempt_at": None, "verified": None, "drift": ""})
         for d in records:
             e = entries.get(d.entry_id)
             out.append({
@@ -172,6 +173,10 @@ class Runtime:
                 "last_error": d.last_error,
                 "updated_at": _iso(d.updated_at),
                 "next_attempt_at": _iso(d.next_at) if d.state in ("failed", "pending") else None,
+                # Read back after sending: true (kept as sent), false (see drift), null (not
+                # read: the platform cannot be, or the copy was adopted).
+                "verified": {"1": True, "0": False}.get(d.extra.get("verified", "")),
+                "drift": d.extra.get("drift", ""),
             })
         # Masked again on the way out: records written before a secret was configured (or by
         # an older version) must not show it either.

@@ -6,6 +6,7 @@ pytest then runs every test of the contract for that adapter.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +66,25 @@ class AdapterContract:
         assert len(case.server.posts) == 1
         d = rt.ledger.get(eid, "blog")
         assert d.extra.get("adopted") == "1" and d.remote_id
+
+    def test_same_slug_other_post_is_never_adopted(self, make_runtime: Any, case: Case) -> None:
+        """A post already there with this one's slug and title but another canonical URL (a
+        Blogger slug reused months later, or `hello-world`) is someone else's: a new copy is
+        made, and neither the create nor a later edit touches the other post."""
+        if case.seed is None:
+            pytest.skip("the platform cannot list an author's posts")
+        rt = runtime(make_runtime, case)
+        eid = new_entry(rt)
+        case.seed("https://mind.blogspot.example/2019/03/post-1.html")
+        other = copy.deepcopy(case.server.posts[0])
+        assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
+        assert len(case.server.posts) == 2
+        d = rt.ledger.get(eid, "blog")
+        assert d.extra.get("adopted") != "1"
+        edit_entry(rt, eid, "<p>A correction, added later.</p>")
+        if case.can_update:
+            assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
+        assert case.server.posts[0] == other  # untouched throughout
 
     def test_edit_updates_in_place(self, make_runtime: Any, case: Case) -> None:
         rt = runtime(make_runtime, case)

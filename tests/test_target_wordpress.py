@@ -24,8 +24,11 @@ def target(server: WordpressServer) -> dict[str, object]:
 def case(server: WordpressServer) -> Case:
     def seed(link: str) -> None:
         slug = link.rstrip("/").rsplit("/", 1)[-1].removesuffix(".html")
-        server.posts.append({"id": 9, "slug": slug, "link": f"{server.url}/{slug}/",
-                             "content": {"raw": ""}})
+        server.posts.append({
+            "id": 9, "slug": slug, "link": f"{server.url}/{slug}/", "status": "publish",
+            "title": {"raw": "Post 1"},
+            "content": {"raw": f'<p>An earlier copy.</p>\n<p><em>Originally published at '
+                               f'<a href="{link}">Sanjay Basu</a>.</em></p>'}})
 
     return Case(
         server=server, target=target(server), wrong_credentials={"app_password": "wrong pass"},

@@ -10,14 +10,17 @@ response into a `DeliveryResult` (`parse_response`), and nothing else.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import email.utils
 import hashlib
 import html
 import json
+import logging
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import unquote
@@ -39,7 +42,9 @@ from ..errors import (
 from ..fetch import USER_AGENT
 from ..limiter import Limiter, RateLimit
 from ..session import Session
+from ..verify import Copy, compare
 
+log = logging.getLogger("syndicate.targets")
 SECRET_MASK = "********"
 
 
@@ -63,6 +68,10 @@ class DeliveryResult:
     remote_id: str = ""
     remote_url: str = ""
     adopted: bool = False  # an existing copy on the platform was found and taken as this delivery
+    # Read back after sending: True (the platform kept everything), False (see `drift`), None
+    # (the platform cannot be read back, or the copy was adopted rather than sent).
+    verified: bool | None = None
+    drift: str = ""
 
 
 @dataclass
@@ -231,6 +240,37 @@ class Target(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
+
+    @contextlib.contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        """One worker at a time for `name` on this target (where the dispatcher gave a limiter)."""
+        if self.limiter is None:
+            yield
+            return
+        with self.limiter.lock(self.name, name):
+            yield
+
+    def read_back(self, remote_id: str) -> Copy | None:
+        """The copy as the platform now holds it, if it can be read (None: it cannot)."""
+        return None
+
+    def sent_copy(self, entry: Entry) -> Copy:
+        """What was sent, in the form `read_back` answers in."""
+        return Copy(entry.title, self.body_html(entry))
+
+    def check_copy(self, entry: Entry, result: DeliveryResult) -> DeliveryResult:
+        """Read the copy back and say what the platform changed; never a reason to resend."""
+        if not result.remote_id or result.adopted:
+            return result
+        try:
+            got = self.read_back(result.remote_id)
+        except Exception as exc:  # a failed read says nothing about the copy itself
+            log.info("%s: cannot read copy %s back: %s", self.name, result.remote_id, exc)
+            return result
+        if got is None:
+            return result
+        drift = compare(self.sent_copy(entry), got)
+        return dataclasses.replace(result, verified=not drift, drift="; ".join(drift))
 
     def preview(self, entry: Entry, attempt: Attempt) -> str:
         """Exactly what would be sent, secrets masked, sending nothing."""
@@ -410,13 +450,55 @@ class HttpTarget(Target):
         self.check(resp, prepared)
         return resp
 
+    # -- credentials -------------------------------------------------------------------------
+    platform: ClassVar[str] = ""  # the platform's name in messages ("WordPress")
+
+    def whoami(self) -> requests.Request | None:
+        """A request only our valid credentials get a 2xx for (the platform's who-am-I), to tell
+        rejected credentials from a missing permission; None where the platform has none."""
+        return None
+
+    def may_mean_rejected_credentials(self, resp: requests.Response) -> bool:
+        """Whether this error can mean the platform did not accept our credentials."""
+        return resp.status_code in (401, 403)
+
+    def confirm_credentials(self, message: str, prepared: requests.PreparedRequest,
+                            resp: requests.Response) -> None:
+        """Raise `TargetBroken` if the platform rejects our credentials; return if it accepts
+        them (the error was about something else)."""
+        probe = self.whoami()
+        if probe is None:
+            if resp.status_code in (401, 403):
+                raise TargetBroken(message, request=prepared, response=resp)
+            return
+        checked = self.prepare(probe)
+        try:
+            answer = self.session.send(checked, timeout=(self.connect_timeout,
+                                                         self.config.timeout),
+                                       allow_redirects=False)
+        except requests.RequestException as exc:
+            raise TransientError(f"{message} (and the credentials could not be checked: "
+                                 f"{exc.__class__.__name__})", request=prepared,
+                                 response=resp) from None
+        if answer.status_code in (401, 403):
+            raise TargetBroken(f"credentials rejected by {self.platform or self.kind}: "
+                               f"{self.error_message(answer)}", request=checked, response=answer)
+        if not 200 <= answer.status_code < 300:
+            raise TransientError(f"{message} (and the credentials check answered HTTP "
+                                 f"{answer.status_code})", request=prepared, response=resp)
+
     def check(self, resp: requests.Response, prepared: requests.PreparedRequest) -> None:
         status = resp.status_code
         if 200 <= status < 300:
             return
         message = f"HTTP {status} from {self.describe(prepared.url)}: {self.error_message(resp)}"
-        if status in (401, 403):
-            raise TargetBroken(message, request=prepared, response=resp)
+        if self.may_mean_rejected_credentials(resp):
+            self.confirm_credentials(message, prepared, resp)
+            if status == 403:  # the credentials work: the account lacks this permission
+                raise PermanentError(f"{message} (the credentials are accepted: the account "
+                                     "lacks this permission)", request=prepared, response=resp)
+            if status == 401:
+                raise TransientError(message, request=prepared, response=resp)
         if status in (408, 429) or status >= 500:
             raise TransientError(message, retry_after=retry_after(resp), request=prepared,
                                  response=resp)

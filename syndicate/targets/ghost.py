@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import jwt
 import requests
 
-from .. import content
+from .. import content, identity
 from ..entry import Entry
 from ..errors import ConfigError, TransientError
 from ..identity import plain_text
@@ -78,11 +78,14 @@ class GhostTarget(HttpTarget):
         resp = self.call(requests.Request("GET", self.url("/posts/"), params={
             "filter": f"canonical_url:{nql_string(entry.link)}", "limit": 1,
             "fields": "id,url,canonical_url,updated_at"}))
-        posts = resp.json().get("posts") or []
-        if not posts:
-            return None
-        return DeliveryResult(remote_id=posts[0]["id"], remote_url=posts[0].get("url") or "",
-                              adopted=True)
+        # Ours only on proof: the copy's own canonical URL is this entry's, whatever the filter
+        # matched.
+        want = identity.normalize_url(entry.link)
+        for post in resp.json().get("posts") or []:
+            if identity.normalize_url(post.get("canonical_url") or "") == want:
+                return DeliveryResult(remote_id=post["id"], remote_url=post.get("url") or "",
+                                      adopted=True)
+        return None
 
     def post(self, entry: Entry) -> dict[str, Any]:
         post: dict[str, Any] = {
