@@ -188,3 +188,66 @@ define('AUTOMATIC_UPDATER_DISABLED', true);
         """Delete every post, so each test starts from an empty blog."""
         for post in self.posts():
             self.api("DELETE", f"/posts/{post['id']}", params={"force": "true"})
+
+
+class FaultProxy:
+    """Stands between syndicate and the real WordPress, passing every request through, so the
+    shared adapter contract can script what no real server does on demand: a 429, a 500, a
+    write that commits and then drops the connection, a proxy that strips `Authorization`.
+
+    `url` is the real site's (the links WordPress makes point there); `proxy_url` is what the
+    target's `base_url` names."""
+
+    def __init__(self, wp: RealWordPress) -> None:
+        from .fakes.http import LoopbackServer, Reply, Request
+
+        self.wp = wp
+        self.faults: list[Any] = []
+        self.writes = 0
+        self.strip_authorization = False
+        outer = self
+
+        class Forward(LoopbackServer):
+            def handle(self, request: Request) -> Reply | None:
+                headers = {k: v for k, v in request.headers.items()
+                           if k.lower() not in ("host", "content-length", "connection")}
+                if outer.strip_authorization:
+                    headers.pop("Authorization", None)
+                fault = None
+                if request.method != "GET":
+                    outer.writes += 1
+                    fault = outer.faults.pop(0) if outer.faults else None
+                    if isinstance(fault, Reply):
+                        return fault
+                path = request.path + ("?" + request.raw_query if request.raw_query else "")
+                resp = requests.request(request.method, outer.wp.url + path, headers=headers,
+                                        data=request.body, timeout=60, allow_redirects=False)
+                if fault == "commit-then-drop" and resp.status_code < 300:
+                    return None
+                reply = Reply(resp.status_code, resp.content,
+                              content_type=resp.headers.get("Content-Type"))
+                for name in ("X-WP-Total", "X-WP-TotalPages", "Retry-After"):
+                    if name in resp.headers:
+                        reply.headers[name] = resp.headers[name]
+                return reply
+
+        self.server = Forward()
+
+    @property
+    def url(self) -> str:
+        return self.wp.url
+
+    @property
+    def proxy_url(self) -> str:
+        return self.server.url
+
+    @property
+    def posts(self) -> list[dict[str, Any]]:
+        return self.wp.posts()
+
+    def start(self) -> FaultProxy:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()

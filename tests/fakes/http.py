@@ -18,6 +18,7 @@ class Request:
         self.method = handler.command
         self.path = parts.path
         self.query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        self.raw_query = parts.query
         self.headers = handler.headers
         self.body = body
 
