@@ -9,6 +9,7 @@ tests that need it skip with that reason (CI installs the packages, so there the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -148,18 +149,14 @@ define('AUTOMATIC_UPDATER_DISABLED', true);
 
     def stop(self) -> None:
         if self.proc is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             self.proc.wait(timeout=10)
             self.proc = None
         self.config_file.unlink(missing_ok=True)
         shutil.rmtree(self.folder, ignore_errors=True)
-        try:
+        with contextlib.suppress(Unavailable):
             _mysql(f"DROP DATABASE IF EXISTS {self.db}")
-        except Unavailable:
-            pass
 
     # -- reading the site, as the tests need it ---------------------------------------------
     def auth(self, user: str = "admin") -> tuple[str, str]:
