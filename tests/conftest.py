@@ -93,6 +93,8 @@ def _serve(cls: type) -> Any:
         server = cls().start()
         yield server
         server.stop()
+        # Every request the adapter made matches the platform's published description.
+        assert not server.spec_errors, "\n".join(server.spec_errors)
 
     return fixture
 

@@ -51,7 +51,8 @@ def test_401_marks_the_target_broken_and_its_deliveries_wait(make_runtime, devto
     out = rt.dispatcher.deliver(first, "devto")
     assert out.state == "failed" and "unauthorized" in out.error
     d = rt.ledger.get(first, "devto")
-    assert d.last_error.startswith("target broken: HTTP 401") and "wrong" not in d.last_error
+    assert d.last_error.startswith("target broken: credentials rejected by dev.to: unauthorized")
+    assert "wrong" not in d.last_error
     assert d.attempts == 0 and d.next_at > time.time() + 600  # waits; no attempt spent
     calls = devto.posts_seen
     # The next delivery to the broken target waits without a request; the others go on.

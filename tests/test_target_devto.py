@@ -42,7 +42,7 @@ def test_article_fields(make_runtime, devto) -> None:
     assert rt.dispatcher.deliver(eid, "blog").state == "delivered"
     (art,) = devto.articles
     assert len(art["title"]) <= 128 and art["title"].endswith("…")
-    assert art["tags"] == ["ai", "ml", "machinelearning", "philosophy"]
+    assert art["tags"] == ["ai", "ml", "machinelearning", "philosophy"]  # sent as one string
     assert art["series"] == "Entropy" and art["published"] is False  # the API's default
     md = art["body_markdown"]
     assert "```python\ndef decode(x):\n    return x  # one token\n```" in md

@@ -18,6 +18,7 @@ import requests
 from .. import content, identity
 from ..entry import Entry
 from ..limiter import RateLimit
+from ..verify import Copy
 from .base import Attempt, DeliveryResult, HttpTarget, Option
 
 ACCEPT = "application/vnd.forem.api-v1+json"
@@ -32,6 +33,7 @@ def devto_tag(tag: str) -> str:
 
 class DevtoTarget(HttpTarget):
     kind = "devto"
+    platform = "dev.to"
     default_base_url = "https://dev.to"
     safe_to_resend = True  # every create is preceded by a lookup by canonical URL
     embed_syntax = "{{% embed {url} %}}"
@@ -69,12 +71,23 @@ class DevtoTarget(HttpTarget):
                 return None
             page += 1
 
+    def whoami(self) -> requests.Request:
+        return requests.Request("GET", self.url("/api/users/me"))
+
+    def sent_copy(self, entry: Entry) -> Copy:
+        return Copy(content.shorten(entry.title, TITLE_MAX), self.body_markdown(entry))
+
+    def read_back(self, remote_id: str) -> Copy | None:
+        art = self.call(requests.Request("GET", self.url(f"/api/articles/{remote_id}"))).json()
+        return Copy(art.get("title") or "", art.get("body_markdown") or "")
+
     def article(self, entry: Entry) -> dict[str, Any]:
         art: dict[str, Any] = {
             "title": content.shorten(entry.title, TITLE_MAX),
             "body_markdown": self.body_markdown(entry),
             "published": bool(self.opts.get("published")),
-            "tags": self.tags(entry, limit=TAGS_MAX, normalise=devto_tag),
+            # One string, comma-separated, as Forem's API description (api_v1.json) has it.
+            "tags": ", ".join(self.tags(entry, limit=TAGS_MAX, normalise=devto_tag)),
             "canonical_url": entry.link,
         }
         if entry.image:

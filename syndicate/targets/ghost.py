@@ -21,6 +21,7 @@ from .. import content, identity
 from ..entry import Entry
 from ..errors import ConfigError, TransientError
 from ..identity import plain_text
+from ..verify import Copy
 from .base import Attempt, DeliveryResult, HttpTarget, Option
 
 EXCERPT_MAX = 300
@@ -43,6 +44,7 @@ def nql_string(value: str) -> str:
 
 class GhostTarget(HttpTarget):
     kind = "ghost"
+    platform = "Ghost"
     safe_to_resend = True
     can_update = True
     options: ClassVar[dict[str, Option]] = {
@@ -100,7 +102,29 @@ class GhostTarget(HttpTarget):
         if entry.summary and entry.summary != entry.content_html:
             post["custom_excerpt"] = content.shorten(" ".join(plain_text(entry.summary).split()),
                                              EXCERPT_MAX)
+        if entry.published:  # the copy carries the original's date, not the delivery's
+            post["published_at"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z",
+                                                 time.gmtime(entry.published))
         return post
+
+    def whoami(self) -> requests.Request:
+        # The site endpoint answers anyone; a one-post browse needs a valid token.
+        return requests.Request("GET", self.url("/posts/"), params={"limit": 1, "fields": "id"})
+
+    def may_mean_rejected_credentials(self, resp: requests.Response) -> bool:
+        if resp.status_code in (401, 403):
+            return True
+        try:
+            err = (resp.json().get("errors") or [{}])[0]
+        except (ValueError, AttributeError):
+            return False
+        return resp.status_code == 400 and err.get("code") == "INVALID_JWT"
+
+    def read_back(self, remote_id: str) -> Copy | None:
+        resp = self.call(requests.Request("GET", self.url(f"/posts/{remote_id}/"),
+                                          params={"formats": "html"}))
+        post = (resp.json().get("posts") or [{}])[0]
+        return Copy(post.get("title") or "", post.get("html") or "")
 
     def query(self) -> dict[str, str]:
         params = {"source": "html"}
@@ -163,7 +187,11 @@ class GhostNewsletterTarget(GhostTarget):
         post = super().post(entry)
         post["status"] = "published"
         post["email_only"] = True
+        post.pop("published_at", None)  # an email goes out now, whatever the post's date
         return post
+
+    def read_back(self, remote_id: str) -> Copy | None:
+        return None  # an email, once sent, is what it is
 
     def query(self) -> dict[str, str]:
         params = {"source": "html", "newsletter": self.opts["newsletter"]}

@@ -9,6 +9,7 @@ import uuid
 
 from .http import Reply, Request
 from .platform import Platform
+from .spec import OpenApiCheck, available
 
 API_KEY = "buttondown-key"
 FIELDS = {"subject", "body", "status", "publish_date", "canonical_url", "slug", "description",
@@ -16,6 +17,9 @@ FIELDS = {"subject", "body", "status", "publish_date", "canonical_url", "slug", 
 
 
 class ButtondownServer(Platform):
+    spec = (OpenApiCheck("buttondown/openapi.json",
+                         "https://api.buttondown.com/v1", strip="/v1")
+            if available() else None)
     def __init__(self) -> None:
         super().__init__()
         self.replays: dict[str, Reply] = {}

@@ -14,11 +14,15 @@ import time
 from typing import Any
 
 from .http import LoopbackServer, Reply, Request
+from .spec import OpenApiCheck, available
 
 API_KEY = "devto-test-key"
 
 
 class DevtoServer(LoopbackServer):
+    spec = (OpenApiCheck("forem/api_v1.json", "https://dev.to/api", strip="/api")
+            if available() else None)
+
     def __init__(self, api_key: str = API_KEY, *, rate_limit: bool = True, window: float = 30.0,
                  min_gap: float = 1.0) -> None:
         super().__init__()
@@ -53,9 +57,15 @@ class DevtoServer(LoopbackServer):
             with self.lock:
                 mine = list(reversed(self.articles))[(page - 1) * per: page * per]
             return Reply(200, mine)
+        if request.method == "GET" and request.path == "/api/users/me":
+            return Reply(200, {"type_of": "user", "id": 1, "username": "testuser",
+                               "name": "Test User"})
         if request.method == "POST" and request.path == "/api/articles":
             return self._create(request)
         m = re.fullmatch(r"/api/articles/(\d+)", request.path)
+        if request.method == "GET" and m:
+            art = next((a for a in self.articles if a["id"] == int(m.group(1))), None)
+            return Reply(200, art) if art else self._err(404, "not found")
         if request.method == "PUT" and m:
             return self._update(request, int(m.group(1)))
         return self._err(404, "not found")
@@ -88,6 +98,8 @@ class DevtoServer(LoopbackServer):
                         "series", "published"):
                 if key in data:
                     art[key] = data[key]
+            if isinstance(art.get("tags"), str):
+                art["tags"] = [t.strip() for t in art["tags"].split(",") if t.strip()]
         return Reply(200, art)
 
     def _create(self, request: Request) -> Reply | None:
@@ -112,6 +124,8 @@ class DevtoServer(LoopbackServer):
             if len(title) > 128:
                 return self._err(422, "Title is too long (maximum is 128 characters)")
             tags = art.get("tags") or []
+            if isinstance(tags, str):  # the documented form: "ai, ml, philosophy"
+                tags = [t.strip() for t in tags.split(",") if t.strip()]
             if len(tags) > 4:
                 return self._err(422, "Tag list exceed the maximum of 4 tags")
             for tag in tags:

@@ -14,6 +14,7 @@ import jwt
 
 from .http import Reply, Request
 from .platform import Platform
+from .spec import GhostPostCheck, available
 
 KEY_ID = "6489f1c2a1b2c3d4e5f60718"
 SECRET = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
@@ -25,6 +26,7 @@ def ghost_error(status: int, type_: str, message: str, context: str | None = Non
 
 
 class GhostServer(Platform):
+    spec = GhostPostCheck() if available() else None
     def __init__(self) -> None:
         super().__init__()
         self.newsletter_sends: list[tuple[str, str | None]] = []
@@ -90,6 +92,7 @@ class GhostServer(Platform):
                 "canonical_url": data.get("canonical_url"), "tags": data.get("tags") or [],
                 "feature_image": data.get("feature_image"),
                 "custom_excerpt": data.get("custom_excerpt"),
+                "published_at": data.get("published_at"),
                 "email_only": bool(data.get("email_only"))}
 
     def _add(self, request: Request) -> Reply:

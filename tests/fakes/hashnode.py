@@ -9,6 +9,7 @@ from typing import Any
 
 from .http import Reply, Request
 from .platform import Platform
+from .spec import GraphQLCheck, available
 
 TOKEN = "hashnode-pat"
 PUBLICATION = "65a1b2c3d4e5f60718293a4b"
@@ -20,6 +21,7 @@ def gql_error(code: str, message: str) -> Reply:
 
 
 class HashnodeServer(Platform):
+    spec = GraphQLCheck("hashnode/gql-skill/schema.graphql") if available() else None
     def __init__(self, *, pro: bool = True) -> None:
         super().__init__()
         self.pro = pro

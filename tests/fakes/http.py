@@ -51,7 +51,10 @@ class Reply:
 
 
 class LoopbackServer:
-    """Subclasses implement `handle(request) -> Reply`. `url` is its base URL."""
+    """Subclasses implement `handle(request) -> Reply`. `url` is its base URL. A stand-in with a
+    `spec` (fakes/spec.py) checks every request against its platform's API description."""
+
+    spec: Any = None
 
     def __init__(self) -> None:
         outer = self
@@ -63,7 +66,10 @@ class LoopbackServer:
                 outer.requests_seen += 1
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                reply = outer.handle(Request(self, body))
+                request = Request(self, body)
+                if outer.spec is not None:
+                    outer.spec_errors += outer.spec.errors(request)
+                reply = outer.handle(request)
                 if reply is None:  # the fake chose to drop the connection
                     self.close_connection = True
                     return
@@ -81,6 +87,8 @@ class LoopbackServer:
                 pass
 
         self.httpd = QuietServer(("127.0.0.1", 0), Handler)
+        # What the platform's published API description says of the requests received.
+        self.spec_errors: list[str] = []
         self.lock = threading.Lock()
         self.requests_seen = 0
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

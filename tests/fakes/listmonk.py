@@ -9,11 +9,15 @@ from typing import Any
 
 from .http import Reply, Request
 from .platform import Platform
+from .spec import OpenApiCheck, available
 
 USER, TOKEN = "syndicate-api", "listmonk-token"
 
 
 class ListmonkServer(Platform):
+    spec = (OpenApiCheck("listmonk/collections.yaml",
+                         "http://localhost:9000/api", strip="/api")
+            if available() else None)
     def __init__(self) -> None:
         super().__init__()
         self.starts = 0
