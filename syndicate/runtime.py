@@ -129,6 +129,18 @@ class Runtime:
         """Never send these held entries (they stay known, so they never come back as new)."""
         return [eid for eid in self._held_refs(ref) if self.store.release(eid, deliver=False)]
 
+    def on_start(self) -> list[str]:
+        """The scheduler starts: a source that is new, whose URL changed, or whose last poll
+        failed is polled at once, not when a due time saved by an earlier run comes round
+        (after fixing a config and restarting, nothing would happen for minutes)."""
+        now_due = []
+        for src in self.config.enabled_sources:
+            state = self.poller.state(src.name)
+            if not state or state.get("url") != src.url or state.get("last_error"):
+                self.redis.delete(self.keys.poll_due(src.name))
+                now_due.append(src.name)
+        return now_due
+
     def tick(self) -> dict[str, int]:
         """The scheduler's heartbeat: enqueue the polls that are due, wake due deliveries."""
         polls = 0

@@ -10,10 +10,10 @@ import logging
 import threading
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutting_down
+from celery.signals import beat_init, worker_ready, worker_shutting_down
 
 from syndicate import runtime
-from syndicate.queue import celery_settings
+from syndicate.queue import QUEUE, TASK_TICK, celery_settings
 
 log = logging.getLogger("syndicate.worker")
 
@@ -31,6 +31,17 @@ def _heartbeat_loop() -> None:
         except Exception as exc:  # Redis away for a moment: try again next round
             log.warning("heartbeat failed: %s", exc)
         _stop.wait(runtime.HEARTBEAT_TTL / 3)
+
+
+@beat_init.connect
+def _first_tick_now(sender: object = None, **_: object) -> None:
+    """The first tick runs at once, with the sources that want polling now made due: the
+    schedule would otherwise wait a whole tick, and saved due times from the last run."""
+    rt = runtime.current()
+    due = rt.on_start()
+    if due:
+        log.info("polling at once: %s (new, changed or failed last time)", ", ".join(due))
+    app.send_task(TASK_TICK, queue=QUEUE)
 
 
 @worker_ready.connect
