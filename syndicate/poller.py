@@ -28,6 +28,8 @@ from .store import EntryStore
 
 log = logging.getLogger("syndicate.poll")
 
+FRESH_SLACK = 300.0  # a fresh post may be dated a few minutes before the newest one known
+
 # KEYS: lock, source state   ARGV: token, lock ms
 # Take the source's poll lock and read its state (validators, body hash) in one step.
 _BEGIN = """
@@ -182,18 +184,27 @@ class Poller:
                             parsed=True, code=200)
         entries = sorted(feed.entries, key=lambda e: e.published)
         hold = ""
+        history: set[int] = set()  # entries the breaker may hold, by id()
+        newest = float(state.get("newest") or 0)
         if deliver and not (first and src.backfill):
-            fresh = sum(not k for k in self.store.known(entries))
-            if fresh > src.flood_limit:
-                # A feed rewrite, a migration, a guid change: stop it before it reaches readers.
-                hold = (f"flood breaker: {fresh} new entries in one poll of {src.name} "
-                        f"(flood_limit = {src.flood_limit}); approve or discard them")
+            unknown = [e for e, k in zip(entries, self.store.known(entries), strict=True)
+                       if not k]
+            # A post dated after the newest the source already had is fresh: a crash that
+            # delayed a poll, or a busy week, brings several of those, and none is held. What
+            # a rewrite, migration or guid change brings back is history, dated before.
+            history = {id(e) for e in unknown
+                       if not (newest and e.published > newest - FRESH_SLACK)}
+            if len(history) > src.flood_limit:
+                hold = (f"flood breaker: {len(history)} old entries came back as new in one poll "
+                        f"of {src.name} (flood_limit = {src.flood_limit}); approve or discard "
+                        "them")
                 result.status = "held"
                 log.warning("source %s: %s", src.name, hold)
         # Oldest first, so that targets receive posts in the order they were written.
         for entry in entries:
             try:
-                entry_id, status = self.store.upsert(entry, deliver=deliver, hold=hold, now=now)
+                entry_id, status = self.store.upsert(
+                    entry, deliver=deliver, hold=hold if id(entry) in history else "", now=now)
             except redis.ConnectionError:
                 raise  # the store is gone, not the entry: the whole poll is retried
             except Exception as exc:
@@ -201,7 +212,7 @@ class Poller:
                                f"{str(exc)[:200]}")
                 continue
             result.feed_changed |= status in ("new", "changed")
-            if status == "new" and hold:
+            if status == "new" and hold and id(entry) in history:
                 result.held.append(entry_id)
             elif status == "new":
                 result.new.append(entry_id)
@@ -213,6 +224,7 @@ class Poller:
             "body_hash": body_hash, "initialized": state.get("initialized") or repr(now),
             "site_link": feed.link, "title": feed.title, "hub": feed.hub or "",
             "self_url": feed.self_url or "", "last_new": len(result.new) if deliver else 0,
+            "newest": repr(max([newest, *(e.published for e in entries)])),
             # The entries left out of this poll, one line each: shown by status and the page.
             "skipped": "\n".join(skipped)[:4000],
         }

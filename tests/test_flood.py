@@ -6,12 +6,16 @@ from .conftest import OUTBOUND_SECRET, fixture_bytes
 from .test_poller import NEW_POST, with_new_post
 
 
-def posts(n: int) -> bytes:
+def posts(n: int, *, fresh: bool = False) -> bytes:
+    """The fixture feed with `n` posts it did not have: old ones brought back (a rewrite, a
+    migration, changed guids), or, with `fresh`, new ones dated after everything before."""
     feed = fixture_bytes("blogger-atom.xml")
     for i in range(n):
-        feed = with_new_post(feed, NEW_POST.replace("1111111111111111111", f"90000000000000{i:05d}")
-                             .replace("a-new-post", f"flood-{i}").replace("A New Post",
-                                                                          f"Rewritten {i}"))
+        post = NEW_POST.replace("1111111111111111111", f"90000000000000{i:05d}").replace(
+            "a-new-post", f"flood-{i}").replace("A New Post", f"Rewritten {i}")
+        if not fresh:
+            post = post.replace("2025-12-10T09:00", f"2019-03-{i + 1:02d}T09:00")
+        feed = with_new_post(feed, post)
     return feed
 
 
@@ -31,7 +35,7 @@ def test_a_flood_is_held_then_approved(make_runtime, feed_server) -> None:
     assert result.status == "held" and len(result.held) == 6 and result.new == []
     assert q.deliveries == [] and rt.store.outbox() == []
     rows = [d for d in rt.deliveries() if d["state"] == "held"]
-    assert len(rows) == 6 and "flood breaker: 6 new entries in one poll of blogger" in rows[0][
+    assert len(rows) == 6 and "flood breaker: 6 old entries came back as new in one poll of blogger" in rows[0][
         "last_error"]
     rt.dispatcher.reconcile(now=10**10)  # the reconciler never lets a held entry out
     assert q.deliveries == []
@@ -80,3 +84,21 @@ def test_cli_approve_and_discard(make_runtime, feed_server, tmp_path, redis_url,
     assert cli("discard", held[0]).stdout.strip() == "1 held entries discarded"
     assert cli("approve", "blogger").stdout.strip() == "2 held entries approved and queued"
     assert "no source or entry is known by 'nope'" in cli("approve", "nope").stderr
+
+
+def test_fresh_posts_after_a_killed_poll_are_never_held(make_runtime, feed_server) -> None:
+    """A worker died during a poll, so the next one sees two rounds of new posts at once: they
+    are fresh (dated after everything the source had), and all of them go out."""
+    rt, q = runtime(make_runtime, feed_server)
+    feed_server.put("/feed", posts(8, fresh=True))
+    result = rt.poll("blogger")
+    assert result.status == "new" and len(result.new) == 8 and result.held == []
+    assert len(q.deliveries) == 8
+
+
+def test_a_rewrite_of_old_posts_is_held_beside_fresh_ones(make_runtime, feed_server) -> None:
+    rt, q = runtime(make_runtime, feed_server)
+    feed_server.put("/feed", with_new_post(posts(8), NEW_POST))  # 8 old back, 1 really new
+    result = rt.poll("blogger")
+    assert result.status == "held" and len(result.held) == 8 and len(result.new) == 1
+    assert len(q.deliveries) == 1
