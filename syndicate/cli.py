@@ -23,6 +23,9 @@ from .errors import ConfigError, SyndicateError
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_DATA = Path(".syndicate")
+# The first targets `syndicate init` can write (syndicate.starter.TARGETS has their keys).
+INIT_TARGETS = ("buttondown", "devto", "ghost", "hashnode", "medium", "smtp", "webhook",
+                "wordpress")
 
 
 def setup_logging(level: str = "INFO") -> None:
@@ -163,6 +166,100 @@ def runtime_for(config_path: str | None):  # type: ignore[no-untyped-def]
 def main(log_level: str, verbose: bool) -> None:
     """Publish on your own site, syndicate elsewhere: once, with a link home."""
     setup_logging("DEBUG" if verbose else log_level)
+    from .starter import load_env
+
+    load_env(Path(".env"))  # what `syndicate init` wrote; the environment wins over it
+
+
+@main.command()
+@click.option("--source", "source_url", default=None, metavar="URL",
+              help="Your blog's feed (asked for when not given).")
+@click.option("--target", "target_kind", default=None,
+              type=click.Choice(INIT_TARGETS),
+              help="The first place to send posts (asked for when not given).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="A target option, e.g. --set url=http://127.0.0.1:9000/hook.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              default=str(config_mod.DEFAULT_CONFIG_PATH), show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing config.")
+def init(source_url: str | None, target_kind: str | None, settings: tuple[str, ...],
+         config_path: str, force: bool) -> None:
+    """Write a config for your blog: checks the feed, then writes it and an .env template."""
+    from . import starter
+
+    path = Path(config_path)
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} exists already (--force to overwrite it)")
+    url = source_url or click.prompt("Your blog's feed URL")
+    try:
+        checked = starter.check_feed(url)
+    except SyndicateError as exc:
+        raise click.ClickException(f"cannot read that feed: {exc}") from None
+    feed = checked.feed
+    click.echo(f"Found {feed.title!r}: {len(feed.entries)} posts. The newest:")
+    for e in sorted(feed.entries, key=lambda e: e.published, reverse=True)[:3]:
+        click.echo(f"  - {e.title}")
+    kind = target_kind or click.prompt("First target", type=click.Choice(INIT_TARGETS),
+                                       default="webhook")
+    overrides = dict(item.split("=", 1) for item in settings if "=" in item)
+    text = starter.render_config(checked, kind, overrides)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    env = Path(".env")
+    if not env.exists():
+        env.write_text(starter.render_env(text), encoding="utf-8")
+        env.chmod(0o600)
+        click.echo(f"wrote {path} and {env} (secrets generated; fill in the empty ones)")
+    else:
+        click.echo(f"wrote {path} ({env} exists: add the variables the config names)")
+    click.echo("Posts already in the feed are recorded, not sent: only new ones go out.")
+    click.echo("Next: `syndicate doctor` to check it all, then `syndicate up`.")
+
+
+@main.command()
+@config_option
+def doctor(config_path: str | None) -> None:
+    """Check the config against the world: Redis, each feed, each target's credentials."""
+    from . import doctor as doc
+
+    rt = runtime_for(config_path)
+    failed = False
+    for check in doc.run(rt):
+        click.echo(check.line())
+        failed |= not check.ok
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@config_option
+@click.argument("source")
+@click.option("--url", "hook_url", default=None, metavar="URL",
+              help="Where the web app listens (default: [site] url + hooks/publish).")
+def hook(config_path: str | None, source: str, hook_url: str | None) -> None:
+    """Send a signed publish webhook for SOURCE, as a blog's deploy job would."""
+    import json as json_mod
+    import secrets as secrets_mod
+    from urllib.parse import urljoin
+
+    import requests
+
+    from . import signing
+
+    cfg = load_config(config_path, embedded=False)
+    if not cfg.webhook.secret:
+        raise click.ClickException("[webhook] secret is not set: the publish webhook is off")
+    url = hook_url or urljoin(cfg.site.url, "hooks/publish")
+    body = json_mod.dumps({"source": source}).encode()
+    headers = signing.headers(cfg.webhook.secret, "msg_" + secrets_mod.token_hex(12), body)
+    try:
+        resp = requests.post(url, data=body, timeout=15,
+                             headers={**headers, "Content-Type": "application/json"})
+    except requests.RequestException as exc:
+        raise click.ClickException(f"cannot reach {url}: {exc.__class__.__name__}") from None
+    click.echo(f"{resp.status_code} {resp.text.strip()}")
+    if resp.status_code >= 300:
+        sys.exit(1)
 
 
 @main.command()
@@ -434,9 +531,20 @@ def backfill(config_path: str | None, source: str, since: str | None, limit: int
             progress.remove_task(reading)
             if dry_run:
                 progress.stop()
+                held = rt.store.held()
                 for e in plan.entries:
                     day = datetime.fromtimestamp(e.published, UTC).strftime("%Y-%m-%d")
-                    click.echo(f"{day}  {e.title}  ->  {', '.join(targets)}")
+                    known = rt.store.find(e.link or e.guid)
+                    marks = []
+                    for t in targets:  # what each target already has: those are not sent
+                        d = rt.ledger.get(known.id, t) if known else None
+                        if known and known.id in held:
+                            marks.append(f"{t} (held)")
+                        elif d is not None:
+                            marks.append(f"{t} (already {d.state})")
+                        else:
+                            marks.append(t)
+                    click.echo(f"{day}  {e.title}  ->  {', '.join(marks)}")
                 click.echo(f"dry run: {len(plan.entries)} entries from {plan.pages} pages "
                            f"({plan.scheme} paging) would go to {len(targets)} targets")
                 return

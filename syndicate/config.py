@@ -494,9 +494,17 @@ def secrets(cfg: Config) -> list[str]:
     return [s for s in out if s]
 
 
+def missing(cfg: Config) -> bool:
+    """True when no config file exists yet (an empty config stands in for it)."""
+    return cfg.path is not None and not cfg.path.exists()
+
+
 def warnings(cfg: Config) -> list[str]:
     """What the config leaves switched off for want of a secret: said once at start."""
     out = []
+    if missing(cfg):
+        return [f"no config yet at {cfg.path}: nothing is polled or sent. Run `syndicate init "
+                "--source YOUR_FEED_URL` to write one, then start again"]
     if not cfg.webhook.secret:
         out.append("the publish webhook (POST /hooks/publish) is off: set [webhook] secret "
                    "(e.g. SYNDICATE_WEBHOOK_SECRET) to turn it on")
@@ -515,11 +523,16 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Config:
-    """Read and check the config: `path`, else `$SYNDICATE_CONFIG`, else `config/syndicate.toml`."""
+    """Read and check the config: `path`, else `$SYNDICATE_CONFIG`, else `config/syndicate.toml`.
+
+    No file at the default place is not an error: a new installation runs with nothing to
+    poll (serving an empty feed) until `syndicate init` writes one; `missing()` says so."""
     p = config_path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if p.resolve() == DEFAULT_CONFIG_PATH.resolve():
+            return parse({}, path=p.resolve())
         raise ConfigError(str(p), "config file not found (use --config or $SYNDICATE_CONFIG)") from None
     try:
         data = tomllib.loads(text)

@@ -11,7 +11,7 @@ import pytest
 from syndicate import config as config_mod
 from syndicate.errors import ConfigError
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "syndicate.toml"
+EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "syndicate.example.toml"
 
 
 def parse(data: dict[str, object], env: dict[str, str] | None = None) -> config_mod.Config:

@@ -187,7 +187,7 @@ def test_status_api_needs_the_login_or_stays_on_loopback(make_runtime) -> None:
 def test_example_config_has_no_demo_secret() -> None:
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parent.parent / "config" / "syndicate.toml").read_text()
+    text = (Path(__file__).resolve().parent.parent / "config" / "syndicate.example.toml").read_text()
     assert not re.search(r"\$\{[A-Z_]+:-whsec_", text)
     assert not re.search(r"\$\{[A-Z_]+:-[^}]{8,}\}", text)  # no fallback that is a secret
 
@@ -199,7 +199,7 @@ def test_compose_passes_every_secret_and_publishes_only_the_web_port() -> None:
 
     root = Path(__file__).resolve().parent.parent
     compose = yaml.safe_load((root / "docker-compose.yml").read_text())
-    named = set(re.findall(r"\$\{([A-Z_]+)", (root / "config" / "syndicate.toml").read_text()))
+    named = set(re.findall(r"\$\{([A-Z_]+)", (root / "config" / "syndicate.example.toml").read_text()))
     named |= set(re.findall(r"\$\{([A-Z_]+)", (root / "README.md").read_text())) - {"NAME", "ENV"}
     services = compose["services"]
     for name in ("web", "worker", "beat"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
+import celery.apps.worker as celery_worker
 from celery import Celery
 from celery.signals import beat_init, worker_ready, worker_shutting_down
 
@@ -17,6 +18,12 @@ from syndicate.queue import QUEUE, TASK_TICK, celery_settings
 
 log = logging.getLogger("syndicate.worker")
 
+def _say(msg: str, f: object = None) -> None:
+    # Celery prints its shutdown notices straight to the terminal; here they are log lines.
+    log.info("%s", msg.strip())
+
+
+celery_worker.safe_say = _say
 app = Celery("syndicate", include=["workers.tasks"])
 app.conf.update(celery_settings(runtime.current().config))
 

@@ -1,0 +1,173 @@
+"""A newcomer's first hour, as real processes: `syndicate init` on a (loopback) blog, `syndicate
+up` with no Redis named (the data folder's embedded one), a new post, a signed `syndicate hook`,
+and `syndicate status` in a second terminal seeing the delivery. Then the stumbling blocks, one
+test each: a second `up` on a taken port, an unreachable Redis, config defaults, dry runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from .conftest import fixture_bytes
+from .fakes.http import LoopbackServer, Reply, Request
+from .fakes.smtp import free_port
+from .service import wait_for
+from .test_poller import NEW_POST, with_new_post
+
+
+class Receiver(LoopbackServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[dict[str, object]] = []
+
+    def handle(self, request: Request) -> Reply:
+        self.bodies.append(request.json())
+        return Reply(200, b"ok")
+
+
+def clean_env() -> dict[str, str]:
+    """A newcomer's shell: no Redis, no config, no secrets named."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("REDIS_URL", "SYNDICATE_CONFIG", "SYNDICATE_REDIS_PREFIX")
+            and not k.startswith(("SYNDICATE_WEBHOOK", "SYNDICATE_ADMIN"))}
+
+
+def syndicate(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "syndicate", *args], cwd=cwd, env=clean_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_first_hour(tmp_path: Path, feed_server) -> None:
+    receiver = Receiver().start()
+    feed_url = feed_server.put("/feeds/posts/default", fixture_bytes("blogger-atom.xml"))
+    port = free_port()
+    up = None
+    try:
+        done = syndicate(tmp_path, "init", "--source", feed_url, "--target", "webhook",
+                         "--set", f"url={receiver.url}/hook")
+        assert done.returncode == 0, done.stderr
+        assert "The Synthetic Mind" in done.stdout  # it read the feed and showed its posts
+        assert (tmp_path / "config" / "syndicate.toml").exists()
+        assert "SYNDICATE_WEBHOOK_SECRET=whsec_" in (tmp_path / ".env").read_text()
+        doctor = syndicate(tmp_path, "doctor")
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        log = open(tmp_path / "up.log", "wb")  # noqa: SIM115 - closed below
+        up = subprocess.Popen([sys.executable, "-m", "syndicate", "up", "--port", str(port)],
+                              cwd=tmp_path, env=clean_env(), stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: requests.get(base + "/healthz", timeout=2).json().get("workers"),
+                 timeout=60, what="syndicate up")
+        # The first poll ran at start (a new source): the posts there are recorded, not sent.
+        wait_for(lambda: requests.get(base + "/feed.json", timeout=2).json()["items"],
+                 timeout=30, what="the first poll")
+        assert receiver.bodies == []
+        feed_server.put("/feeds/posts/default",
+                        with_new_post(fixture_bytes("blogger-atom.xml"), NEW_POST))
+        hooked = syndicate(tmp_path, "hook", "blog", "--url", base + "/hooks/publish")
+        assert hooked.returncode == 0 and "202" in hooked.stdout, hooked.stdout + hooked.stderr
+        wait_for(lambda: receiver.bodies, timeout=30, what="the delivery")
+        assert len(receiver.bodies) == 1
+        assert receiver.bodies[0]["entry"]["title"] == "A New Post"  # type: ignore[index]
+        # A second terminal: the same installation, found through the data folder.
+        status = syndicate(tmp_path, "status")
+        assert status.returncode == 0
+        assert "delivered" in status.stdout and "A New Post" in status.stdout, status.stdout
+        second = syndicate(tmp_path, "up", "--port", str(port), timeout=30)
+        assert second.returncode != 0
+        assert f"port {port} is already in use" in second.stderr
+    finally:
+        if up is not None:
+            os.killpg(up.pid, signal.SIGINT)
+            up.wait(timeout=90)
+        receiver.stop()
+    text = (tmp_path / "up.log").read_text()
+    first = text.splitlines()[:12]
+    assert any("starting: config" in line and "Redis unix://" in line for line in first)
+    assert "failed" not in text.split("received SIGINT", 1)[-1].lower()  # a clean stop
+    assert "Task syndicate.tick" not in text  # the scheduler's ticks are debug lines
+    assert all(line.startswith("ts=") for line in text.splitlines() if line.strip()), \
+        [line for line in text.splitlines() if not line.startswith("ts=")][:5]
+
+
+def test_unreachable_redis_fails_fast_in_one_line(tmp_path: Path) -> None:
+    env = {**clean_env(), "REDIS_URL": "redis://:s3cret-pass@127.0.0.1:1/0"}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "syndicate", "status"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert time.monotonic() - started < 5
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach Redis at redis://:********@127.0.0.1:1/0" in lines[0]
+
+
+def test_up_without_a_config_says_what_to_do(tmp_path: Path) -> None:
+    from syndicate import config as config_mod
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        cfg = config_mod.load(None)
+        assert config_mod.missing(cfg) and cfg.sources == ()
+        assert "syndicate init" in config_mod.warnings(cfg)[0]
+    finally:
+        os.chdir(cwd)
+
+
+@pytest.mark.parametrize("text, env, want", [
+    ("${A:-x}", {"A": ""}, "x"), ("${A:-x}", {}, "x"), ("${A:-x}", {"A": "v"}, "v"),
+    ("${A-x}", {"A": ""}, ""), ("${A-x}", {}, "x"),
+])
+def test_defaults_behave_as_in_the_shell(text: str, env: dict[str, str], want: str) -> None:
+    from syndicate.config import expand_env
+
+    assert expand_env(text, env) == want
+
+
+def test_sources_that_failed_are_polled_at_once_after_a_restart(make_runtime) -> None:
+    rt, _ = make_runtime(sources=[{"name": "s", "url": "http://127.0.0.1:9/feed"}])
+    rt.poll("s")  # fails: nothing listens there
+    assert rt.poller.claim_due(rt.config.source("s"))  # the due time is now taken ...
+    assert not rt.poller.claim_due(rt.config.source("s"))
+    assert rt.on_start() == ["s"]  # ... and a restart makes it due again
+    assert rt.poller.claim_due(rt.config.source("s"))
+
+
+def test_backfill_dry_run_marks_what_is_already_there(make_runtime, feed_server, monkeypatch
+                                                      ) -> None:
+    from click.testing import CliRunner
+
+    from syndicate import cli
+
+    url = feed_server.put("/feed", fixture_bytes("blogger-atom.xml"))
+    rt, _ = make_runtime(sources=[{"name": "blogger", "url": url, "backfill": True}],
+                         targets=[{"name": "hook", "kind": "webhook",
+                                   "url": "http://127.0.0.1:9/x",
+                                   "secret": json.loads('"whsec_c3luZGljYXRlLXRlc3Qtb3V0Ym91bm'
+                                                        'Qtc2VjcmV0LTE="')}])
+    result = rt.poll("blogger")
+    rt.ledger.set_state(result.new[0], "hook", "delivered", allowed_from=("pending",))
+    monkeypatch.setattr(cli, "runtime_for", lambda _p: rt)
+    out = CliRunner().invoke(cli.main, ["backfill", "blogger", "--dry-run"]).output
+    assert "hook (already delivered)" in out and "hook (already pending)" in out
+
+
+def test_an_empty_feed_is_dated_now(make_runtime) -> None:
+    from datetime import UTC, datetime
+
+    from lxml import etree
+
+    from syndicate.web import create_app
+
+    rt, _ = make_runtime()
+    doc = etree.fromstring(create_app(rt).test_client().get("/feed.atom").data)
+    updated = doc.findtext("{http://www.w3.org/2005/Atom}updated")
+    assert datetime.fromisoformat(updated).year == datetime.now(UTC).year
