@@ -35,7 +35,8 @@ def test_a_flood_is_held_then_approved(make_runtime, feed_server) -> None:
     assert result.status == "held" and len(result.held) == 6 and result.new == []
     assert q.deliveries == [] and rt.store.outbox() == []
     rows = [d for d in rt.deliveries() if d["state"] == "held"]
-    assert len(rows) == 6 and "flood breaker: 6 old entries came back as new in one poll of blogger" in rows[0][
+    assert len(rows) == 6
+    assert "flood breaker: 6 old entries came back as new in one poll of blogger" in rows[0][
         "last_error"]
     rt.dispatcher.reconcile(now=10**10)  # the reconciler never lets a held entry out
     assert q.deliveries == []
