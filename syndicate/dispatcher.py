@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from . import unsafe
 from .config import Config, TargetConfig
 from .content import safe_url
 from .digest import Digests, is_digest
@@ -273,8 +272,6 @@ class Dispatcher:
                 return self._retry(cfg, entry_id, fence, claim.attempts, exc.message, None)
             return self._finish(entry_id, target_name, fence, "unknown", exc.message)
         except TransientError as exc:
-            if unsafe.off("no_retry_after"):
-                exc.retry_after = None
             if exc.retry_after:
                 self.limiter.cool_down(target_name, exc.retry_after)
             return self._retry(cfg, entry_id, fence, claim.attempts, exc.message, exc.retry_after)
@@ -341,8 +338,6 @@ class Dispatcher:
         """Fan out entries a crash left in the outbox; wake a worker for every record due."""
         now = time.time() if now is None else now
         woken = 0
-        if unsafe.off("no_reconcile"):
-            return 0
         for entry_id in self.store.outbox(older_than=now - FANOUT_GRACE):
             self.fan_out(entry_id, now=now)
         for entry_id, target in self.ledger.take_due(now=now, push=REQUEUE_PUSH):

@@ -12,8 +12,6 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from . import unsafe
-
 # Query parameters that never change which post a URL names.
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|m)$", re.I)
 _BLOGGER_POST = re.compile(r"blog-(\d+)\.post-(\d+)")
@@ -88,8 +86,6 @@ def digest(value: str) -> str:
 
 def identity_keys(guid: str, link: str, post_id: str, fp: str) -> list[tuple[str, str]]:
     """(kind, value) pairs, most specific first."""
-    if unsafe.off("guid_only_identity"):
-        return [("guid", digest(guid or link))]
     keys: list[tuple[str, str]] = []
     if post_id:
         keys.append(("post", post_id))

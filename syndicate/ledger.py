@@ -27,7 +27,6 @@ from typing import Any, Literal
 
 import redis
 
-from . import unsafe
 from .keys import Keys
 from .redact import NONE, Redactor
 
@@ -336,17 +335,6 @@ class Ledger:
     def claim(self, entry_id: str, target: str, *, lease: float, safe_to_resend: bool,
               now: float | None = None, entry_key: str | None = None) -> Claim:
         now = time.time() if now is None else now
-        if unsafe.off("no_claim"):
-            # Control runs only: a naive check-then-act, as code without the Lua claim would do.
-            d = self.get(entry_id, target)
-            if d is None or d.state in FINAL:
-                return Claim(d.state if d else "missing")
-            fence = int(self.r.hincrby(self._rk(entry_id, target), "fence", 1))
-            attempts = int(self.r.hincrby(self._rk(entry_id, target), "attempts", 1))
-            self.r.hset(self._rk(entry_id, target), mapping={"state": "sending", "wire": 0,
-                                                             "lease_until": now + lease})
-            data = self.r.hget(entry_key, "data") if entry_key else None
-            return Claim("claimed", fence=fence, attempts=attempts, data=_s(data or ""))
         res = self._claim(
             keys=[self._rk(entry_id, target), self.keys.due, self.keys.target(target),
                   self.keys.rate(target, "cooldown"), *([entry_key] if entry_key else [])],

@@ -16,7 +16,6 @@ from typing import Any
 import redis
 import requests
 
-from . import unsafe
 from .config import Config, SourceConfig
 from .errors import FeedError, FetchError, UnknownSourceError
 from .fetch import fetch
@@ -254,8 +253,6 @@ class Poller:
 
         The source's next due time is kept in Redis and read on Redis's own clock, so however
         many schedulers tick, on whatever hosts, two claims are at least an interval apart."""
-        if unsafe.off("no_schedule_lock"):
-            return True
         ms = max(int(src.poll_interval * 1000), 1)
         return bool(self._claim_due(keys=[self.keys.poll_due(src.name)], args=[ms]))
 

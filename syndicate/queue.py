@@ -10,7 +10,6 @@ from typing import Any
 
 from celery import Celery
 
-from . import unsafe
 from .config import Config
 from .keys import Keys
 
@@ -48,8 +47,8 @@ def celery_settings(config: Config) -> dict[str, Any]:
         "broker_connection_max_retries": None,
         # A delivery is idempotent (the ledger's claim), so a message may be redelivered after a
         # crash; acknowledging late is what makes a crash lose nothing.
-        "task_acks_late": not unsafe.off("acks_early"),
-        "task_reject_on_worker_lost": not unsafe.off("acks_early"),
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "task_ignore_result": True,
         "task_store_errors_even_if_ignored": False,

@@ -13,7 +13,7 @@ def safe_url(url: str | None) -> str:
 
     Links come from feeds and platforms' replies: a `javascript:` or `data:` URL in one would run
     in a reader's browser from the status page, a reader feed or an email. Whitespace, control
-    characters and backslashes, which browsers silently drop or reinterpret, make a URL unsafe
+    characters and backslashes, which browsers silently drop or reinterpret, make a URL unfit
     too, rather than being cleaned into something that might then parse differently.
     """
     # What a browser would percent-encode itself; encoded, they cannot end an attribute.

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 from flask import Flask, Response, jsonify, request
 
-from . import admin, signing, unsafe, websub
+from . import admin, signing, websub
 from .feed import FORMATS, FeedCache
 from .runtime import Runtime
 
@@ -155,8 +155,7 @@ def create_app(rt: Runtime, *, feed_freshness: float = 1.0, exposed: bool = Fals
         else:
             return _error(400, "expected {\"source\": NAME} or {\"url\": URL}")
         # Checked after the source, so that a 404 can be corrected and sent again with the same id.
-        if not rt.redis.set(rt.keys.webhook_seen(msg_id), src.name, nx=True,
-                            ex=WEBHOOK_REPLAY_TTL) and not unsafe.off("no_webhook_dedupe"):
+        if not first_sight(rt, msg_id, src.name):
             return _accepted({"status": "duplicate", "source": src.name, "webhook_id": msg_id})
         rt.queue.poll(src.name)
         log.info("publish webhook %s: polling %s", msg_id, src.name)
@@ -246,6 +245,12 @@ def create_app(rt: Runtime, *, feed_freshness: float = 1.0, exposed: bool = Fals
         return jsonify(body)
 
     return app
+
+
+def first_sight(rt: Runtime, msg_id: str, source: str) -> bool:
+    """True the first time a webhook-id is seen (Standard Webhooks: receivers dedupe by it)."""
+    return bool(rt.redis.set(rt.keys.webhook_seen(msg_id), source, nx=True,
+                             ex=WEBHOOK_REPLAY_TTL))
 
 
 def _accepted(body: dict[str, Any]) -> Response:

@@ -276,9 +276,12 @@ class Cluster:
                 "redis": {"url": self.redis_url, "prefix": self.prefix}}
         self.config_path = self.folder / "syndicate.toml"
         self.config_path.write_text(dump_toml(data))
-        self.env = {**os.environ, "SYNDICATE_CONFIG": str(self.config_path),
+        root = str(Path(__file__).resolve().parents[2])  # `bench` importable by control runs
+        pythonpath = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        self.env = {**os.environ, "PYTHONPATH": pythonpath,
+                    "SYNDICATE_CONFIG": str(self.config_path),
                     "REDIS_URL": self.redis_url, "SYNDICATE_REDIS_PREFIX": self.prefix,
-                    "SYNDICATE_UNSAFE": self.unsafe, "SYNDICATE_LOG_LEVEL": "WARNING"}
+                    "SYNDICATE_LOG_LEVEL": "WARNING"}
         self.config = config_mod.load(self.config_path)
 
     def runtime(self) -> Runtime:
@@ -293,7 +296,10 @@ class Cluster:
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
-        proc = subprocess.Popen([sys.executable, "-m", "syndicate", "--log-level", "WARNING",
+        # A control run's processes get the naive collaborators (bench/faults/controls.py).
+        entry = ["bench.faults.worker", "--controls", self.unsafe] if self.unsafe else [
+            "syndicate"]
+        proc = subprocess.Popen([sys.executable, "-m", *entry, "--log-level", "WARNING",
                                  *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         self.procs[name] = proc

@@ -28,7 +28,7 @@ from urllib.parse import unquote
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from .. import content, unsafe
+from .. import content
 from ..config import SiteConfig, TargetConfig
 from ..entry import Entry
 from ..errors import (
@@ -220,7 +220,7 @@ class Target(ABC):
 
     # -- the pipeline ----------------------------------------------------------------------
     def deliver(self, entry: Entry, attempt: Attempt) -> DeliveryResult:
-        existing = None if unsafe.off("no_lookup") else self.find_existing(entry)
+        existing = self.find_existing(entry)
         if existing is not None:
             return existing
         attempt.on_wire()
