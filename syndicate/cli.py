@@ -135,18 +135,21 @@ def check_port(host: str, port: int) -> None:
 def load_config(config_path: str | None, *, embedded: bool = True) -> Config:
     """Load and check the config, or stop with the key that is wrong; then make sure Redis
     answers (the data folder's embedded one when no other is named)."""
+    from . import targets
+
     try:
         cfg = config_mod.load(config_path)
         if embedded and not cfg.redis.url:
             _use_embedded_redis(data_dir())
             cfg = config_mod.load(config_path)
+        cfg = targets.check(cfg)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     # Children and the worker app read the same file.
     os.environ[config_mod.CONFIG_ENV] = str(cfg.path)
     from . import logs
 
-    logs.mask(config_mod.secrets(cfg))
+    logs.mask(targets.secrets(cfg))
     if embedded:
         check_redis(cfg.redis.url or "")
     return cfg

@@ -88,6 +88,7 @@ class TargetConfig:
     max_attempts: int = 8
     delay: float = 0.0
     options: dict[str, Any] = field(default_factory=dict)
+    checked: bool = False  # options checked by the adapter (syndicate.targets.check)
 
 
 @dataclass(frozen=True)
@@ -394,8 +395,8 @@ COMMON_TARGET_KEYS = {"name", "kind", "enabled", "timeout", "max_attempts", "del
 
 
 def _targets(data: Any) -> tuple[TargetConfig, ...]:
-    from .targets import registry  # late: the adapters import config types
-
+    """The keys every target has; each adapter's own options stay raw here, for the target
+    registry to check (`syndicate.targets.check`): the config knows no adapter."""
     if data is None:
         return ()
     if not isinstance(data, list):
@@ -405,23 +406,15 @@ def _targets(data: Any) -> tuple[TargetConfig, ...]:
         s = _Section(raw, f"targets[{i}]")
         name = _name(s, seen)
         s.where = f"targets[{name}]"
-        enabled = s.flag("enabled", True)
-        kind = s.string("kind", required=True)
-        adapter = registry.get(kind)
-        if adapter is None:
-            raise ConfigError(s.key("kind"), f"unknown kind {kind!r} (known: {sorted(registry)})")
-        options = {k: v for k, v in raw.items() if k not in COMMON_TARGET_KEYS}
-        if enabled:
-            options = adapter.check_options(options, s.where)
         out.append(
             TargetConfig(
                 name=name,
-                kind=kind,
-                enabled=enabled,
+                kind=s.string("kind", required=True),
+                enabled=s.flag("enabled", True),
                 timeout=s.duration("timeout", 30.0),
                 max_attempts=s.integer("max_attempts", 8, minimum=1),
                 delay=s.duration("delay", 0.0),
-                options=options,
+                options={k: v for k, v in raw.items() if k not in COMMON_TARGET_KEYS},
             )
         )
     return tuple(out)
@@ -473,21 +466,13 @@ def parse(data: dict[str, Any], env: dict[str, str] | os._Environ[str] | None = 
 
 
 def secrets(cfg: Config) -> list[str]:
-    """Every secret in the config, so logs and errors can mask them."""
-    from .targets import registry
-
+    """The config's own secrets (webhook, admin, Redis password); `syndicate.targets.secrets`
+    adds each target's."""
     out = []
     if cfg.webhook.secret:
         out += [cfg.webhook.secret.decode(errors="replace"),
                 base64.b64encode(cfg.webhook.secret).decode()]
     out += [s for s in (cfg.admin.password, cfg.admin.token) if s]
-    for t in cfg.targets:
-        adapter = registry.get(t.kind)
-        for key, opt in (adapter.options.items() if adapter else ()):
-            if opt.secret and t.options.get(key):
-                out.append(str(t.options[key]))
-        if t.kind == "ghost" or t.kind == "ghost_newsletter":
-            out.append(str(t.options.get("admin_key", "")).partition(":")[2])
     url = cfg.redis.url or ""
     if "@" in url and ":" in url.split("@", 1)[0].rsplit("/", 1)[-1]:
         out.append(url.split("@", 1)[0].rsplit(":", 1)[-1])  # a Redis password

@@ -20,7 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 from . import config as config_mod
-from . import websub
+from . import targets, websub
 from .config import Config
 from .dispatcher import Dispatcher, Queue
 from .errors import UnknownEntryError
@@ -61,10 +61,11 @@ class Runtime:
     @classmethod
     def open(cls, config: Config, *, queue: Queue | None = None,
              r: Redis | None = None) -> Runtime:
+        config = targets.check(config)  # each adapter checks its own options, once
         r = r or connect(redis_url(config))
         keys = Keys(config.redis.prefix)
         store = EntryStore(r, keys)
-        ledger = Ledger(r, keys, Redactor(config_mod.secrets(config)))
+        ledger = Ledger(r, keys, Redactor(targets.secrets(config)))
         queue = queue or CeleryQueue(producer(config))
         return cls(
             config=config, redis=r, keys=keys, store=store, ledger=ledger,

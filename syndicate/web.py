@@ -267,7 +267,9 @@ def app_from_env() -> Flask:
 
     if not logging.getLogger().handlers:  # a spawned, not forked, process
         logs.setup()
-    cfg = config_mod.load(None)
-    logs.mask(config_mod.secrets(cfg))
+    from . import targets
+
+    cfg = targets.check(config_mod.load(None))
+    logs.mask(targets.secrets(cfg))
     host = os.environ.get(BIND_ENV, "127.0.0.1")
     return create_app(Runtime.open(cfg), exposed=not loopback(host))

@@ -17,6 +17,7 @@ import redis
 from syndicate import config as config_mod
 from syndicate.queue import MemoryQueue
 from syndicate.runtime import Runtime
+from syndicate.targets import check
 
 from .fakes.buttondown import ButtondownServer
 from .fakes.devto import DevtoServer
@@ -133,7 +134,7 @@ def make_config(redis_url: str, prefix: str, *, sources: list[dict[str, Any]] | 
         "fetch": {"allow_private": True},  # every server in the tests is on loopback
     }
     data.update(extra)
-    return config_mod.parse(data, env={})
+    return check(config_mod.parse(data, env={}))
 
 
 @pytest.fixture

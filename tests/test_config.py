@@ -10,12 +10,13 @@ import pytest
 
 from syndicate import config as config_mod
 from syndicate.errors import ConfigError
+from syndicate.targets import check
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "syndicate.example.toml"
 
 
 def parse(data: dict[str, object], env: dict[str, str] | None = None) -> config_mod.Config:
-    return config_mod.parse(data, env=env or {})
+    return check(config_mod.parse(data, env=env or {}))
 
 
 def test_example_config_loads() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from syndicate import config as config_mod
 from syndicate import logs
+from syndicate.targets import check, secrets
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +27,7 @@ def test_logfmt_and_masking(capsys) -> None:
     cfg = config_mod.parse({"webhook": {"secret": "whsec_c2VjcmV0LXdlYmhvb2stZm9yLXRoZS1sb2ctdGVzdHM="},
                             "targets": [{"name": "d", "kind": "devto", "api_key": "devto-SECRET-1"}]},
                            env={})
-    logs.mask(config_mod.secrets(cfg))
+    logs.mask(secrets(check(cfg)))
     log = logging.getLogger("syndicate.test")
     log.info("delivered %s", "e1", extra={"event": "delivery.outcome", "target": "devto",
                                           "state": "delivered", "note": "key devto-SECRET-1"})

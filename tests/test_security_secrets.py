@@ -21,8 +21,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
 
 from syndicate import logs
-from syndicate.config import secrets as config_secrets
 from syndicate.redact import MASK, Redactor
+from syndicate.targets import secrets as config_secrets
 from syndicate.web import create_app
 
 from .fakes.http import LoopbackServer, Reply, Request

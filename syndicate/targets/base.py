@@ -277,8 +277,13 @@ class Target(ABC):
         raise NotImplementedError
 
     # -- helpers shared by adapters ----------------------------------------------------------
+    @classmethod
+    def secret_values(cls, options: dict[str, Any]) -> list[str]:
+        """The secrets in these options, in every form the adapter sends them."""
+        return [str(options[k]) for k, o in cls.options.items() if o.secret and options.get(k)]
+
     def secrets(self) -> list[str]:
-        return [str(self.opts[k]) for k, o in self.options.items() if o.secret and self.opts.get(k)]
+        return self.secret_values(self.opts)
 
     def mask(self, text: str) -> str:
         for secret in sorted(self.secrets(), key=len, reverse=True):

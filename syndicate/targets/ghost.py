@@ -107,6 +107,12 @@ class GhostTarget(HttpTarget):
                                                  time.gmtime(entry.published))
         return post
 
+    @classmethod
+    def secret_values(cls, options: dict[str, Any]) -> list[str]:
+        # The Admin API key's secret half is what signs tokens: mask it alone too.
+        key = str(options.get("admin_key") or "")
+        return [*super().secret_values(options), key.partition(":")[2]]
+
     def whoami(self) -> requests.Request:
         # The site endpoint answers anyone; a one-post browse needs a valid token.
         return requests.Request("GET", self.url("/posts/"), params={"limit": 1, "fields": "id"})
