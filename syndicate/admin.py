@@ -13,10 +13,7 @@ import hmac
 import ipaddress
 import re
 import secrets
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -37,11 +34,10 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 
-from .content import safe_url
-from .digest import Digests
+from . import actions
 from .errors import SyndicateError
-from .ledger import Delivery
 from .runtime import Runtime
+from .status import rows
 
 F = TypeVar("F", bound=Callable[..., Any])
 LOGIN_FAILURES = 10  # per address per window, then 429
@@ -120,79 +116,6 @@ def security_headers(resp: Response, nonce: str = "") -> Response:
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
     return resp
-
-
-@dataclass
-class Cell:
-    state: str  # delivered | drift | pending | sending | waiting | unknown | dead | held | digest | none
-    detail: str = ""
-    url: str = ""
-    when: str = ""
-
-
-@dataclass
-class Row:
-    entry_id: str
-    title: str
-    link: str
-    source: str
-    published: str
-    held: str = ""
-    cells: dict[str, Cell] = field(default_factory=dict)
-
-
-def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC") if ts else ""
-
-
-def cell(d: Delivery | None, *, digest: bool, now: float) -> Cell:
-    if d is None:
-        return Cell("digest" if digest else "none")
-    if d.state == "delivered" and d.extra.get("drift"):
-        return Cell("drift", url=d.remote_url, when=_when(d.updated_at),
-                    detail="the platform changed the copy: " + d.extra["drift"])
-    if d.state == "delivered":
-        return Cell("delivered", url=d.remote_url, when=_when(d.updated_at))
-    if d.state in ("failed", "pending") and d.next_at > now + 1:
-        return Cell("waiting", detail=d.last_error, when=_when(d.next_at))
-    if d.state == "failed":
-        return Cell("pending", detail=d.last_error)
-    return Cell(d.state, detail=d.last_error, when=_when(d.updated_at))
-
-
-def rows(rt: Runtime, *, state: str = "", target: str = "", limit: int = 100) -> list[Row]:
-    targets = [t for t in rt.config.enabled_targets]
-    entries = rt.store.latest(limit)
-    held = rt.store.held()
-    for eid in held:
-        if eid not in {e.id for e in entries}:
-            e = rt.store.get(eid)
-            if e:
-                entries.insert(0, e)
-    pipe = rt.redis.pipeline(transaction=False)
-    for e in entries:
-        for t in targets:
-            pipe.hgetall(rt.keys.delivery(e.id, t.name))
-    answers = iter(pipe.execute())
-    now = time.time()
-    out = []
-    for e in entries:
-        row = Row(e.id, e.title, e.link, e.source, _when(e.published), held=held.get(e.id, ""))
-        for t in targets:
-            raw = next(answers)
-            row.cells[t.name] = Cell("held", detail=row.held) if row.held else cell(
-                Delivery.from_hash(raw) if raw else None, digest=Digests.wants(t), now=now)
-        if state and not any(c.state == state for name, c in row.cells.items()
-                             if not target or name == target):
-            continue
-        if target and not state and row.cells.get(target, Cell("none")).state == "none":
-            continue
-        for c in row.cells.values():
-            c.detail = rt.redactor.redact(c.detail)
-            c.url = safe_url(c.url)
-        row.link = safe_url(row.link)
-        out.append(row)
-    return out
 
 
 def _s(value: Any) -> str:
@@ -337,30 +260,13 @@ def install(app: Flask, rt: Runtime) -> None:
 
 def _act(rt: Runtime, action: str, entry: str, target: str, url: str) -> str:
     if action == "approve":
-        return f"Approved {len(rt.approve(entry))} held entries."
+        return f"Approved {len(actions.approve(rt, entry))} held entries."
     if action == "discard":
-        return f"Discarded {len(rt.discard(entry))} held entries."
-    if action == "retry":
-        res = rt.ledger.set_state(entry, target, "pending", allowed_from=("failed", "dead",
-                                                                          "unknown"),
-                                  attempts=0, last_error="")
-        if res != "ok":
-            raise SyndicateError(f"{entry} -> {target} is {res}")
-        rt.queue.deliver(entry, target)
-        return f"Sending {entry} to {target} again."
+        return f"Discarded {len(actions.discard(rt, entry))} held entries."
     if action == "resolve":
-        if not url.startswith(("http://", "https://")):
-            raise SyndicateError("give the URL where the target has the post")
-        res = rt.ledger.set_state(entry, target, "delivered", allowed_from=("unknown", "dead"),
-                                  remote_url=url, last_error="")
-        if res != "ok":
-            raise SyndicateError(f"{entry} -> {target} is {res}")
-        return f"Marked {entry} as delivered to {target}."
+        return actions.resolve(rt, entry, target, url)
+    if action == "retry":
+        return actions.retry(rt, entry, target)
     if action == "give-up":
-        res = rt.ledger.set_state(entry, target, "dead", allowed_from=("unknown", "failed",
-                                                                       "pending"),
-                                  last_error="discarded by the operator")
-        if res != "ok":
-            raise SyndicateError(f"{entry} -> {target} is {res}")
-        return f"{entry} will not be sent to {target}."
+        return actions.give_up(rt, entry, target)
     abort(404)

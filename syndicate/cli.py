@@ -425,17 +425,22 @@ def status(config_path: str | None, as_json: bool, state: str | None) -> None:
 @click.option("--target", default=None, help="Only this target.")
 def retry(config_path: str | None, entry: str | None, target: str | None) -> None:
     """Send failed, dead or unknown deliveries again (of ENTRY, or all)."""
+    from . import actions
+    from .ledger import TRANSITIONS
+
     rt = runtime_for(config_path)
     entry_id = _entry_id(rt, entry) if entry else None
     n = 0
     for d in rt.ledger.all(limit=100000):
         if (entry_id and d.entry_id != entry_id) or (target and d.target != target):
             continue
-        if rt.ledger.set_state(d.entry_id, d.target, "pending",
-                               allowed_from=("failed", "dead", "unknown"),
-                               attempts=0, last_error="") == "ok":
-            rt.queue.deliver(d.entry_id, d.target)
+        if d.state not in TRANSITIONS["retry"][0]:
+            continue
+        try:
+            actions.retry(rt, d.entry_id, d.target)
             n += 1
+        except actions.ActionRefused:
+            pass  # it moved on meanwhile (a worker took it)
     click.echo(f"{n} deliveries queued again")
 
 
@@ -450,26 +455,22 @@ def retry(config_path: str | None, entry: str | None, target: str | None) -> Non
 def resolve(config_path: str | None, entry: str, target: str, delivered_url: str | None,
             do_retry: bool, discard: bool) -> None:
     """Settle an `unknown` (or `dead`) delivery by saying what the target has."""
+    from . import actions
+
     if sum(map(bool, (delivered_url, do_retry, discard))) != 1:
         raise click.UsageError("give exactly one of --delivered URL, --retry, --discard")
     rt = runtime_for(config_path)
     entry_id = _entry_id(rt, entry)
-    allowed = ("unknown", "dead", "failed", "pending", "held")
-    if delivered_url:
-        res = rt.ledger.set_state(entry_id, target, "delivered", allowed_from=allowed,
-                                  remote_url=delivered_url, last_error="")
-    elif do_retry:
-        res = rt.ledger.set_state(entry_id, target, "pending", allowed_from=allowed,
-                                  attempts=0, last_error="")
-        if res == "ok":
-            rt.queue.deliver(entry_id, target)
-    else:
-        res = rt.ledger.set_state(entry_id, target, "dead", allowed_from=allowed,
-                                  last_error="discarded by the operator")
-    if res != "ok":
-        raise click.ClickException(f"{entry_id} -> {target}: cannot resolve a delivery that is "
-                                   f"{res}")
-    click.echo(f"{entry_id} -> {target}: resolved")
+    try:
+        if delivered_url:
+            message = actions.resolve(rt, entry_id, target, delivered_url)
+        elif do_retry:
+            message = actions.retry(rt, entry_id, target)
+        else:
+            message = actions.give_up(rt, entry_id, target)
+    except actions.ActionRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(message)
 
 
 @main.command()
@@ -561,9 +562,11 @@ def backfill(config_path: str | None, source: str, since: str | None, limit: int
 
 
 def _decide(config_path: str | None, ref: str, verb: str) -> None:
+    from . import actions
+
     rt = runtime_for(config_path)
     try:
-        done = rt.approve(ref) if verb == "approved" else rt.discard(ref)
+        done = actions.approve(rt, ref) if verb == "approved" else actions.discard(rt, ref)
     except SyndicateError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{len(done)} held entries {verb}" + (" and queued" if verb == "approved" else ""))

@@ -34,6 +34,18 @@ State = Literal["pending", "sending", "delivered", "failed", "dead", "unknown", 
 STATES: tuple[State, ...] = ("pending", "sending", "delivered", "failed", "dead", "unknown", "held")
 FINAL: frozenset[str] = frozenset({"delivered", "dead", "unknown"})
 
+# What a person may do to a delivery, and from which states: the one table the command line
+# and the status page both follow (syndicate/actions.py). `sending` is never among them: a
+# worker holds that record, and its claim decides.
+TRANSITIONS: dict[str, tuple[frozenset[str], State]] = {
+    # send it (again): it failed, gave up, or may not have arrived
+    "retry": (frozenset({"failed", "dead", "unknown"}), "pending"),
+    # it is there (at a URL the person gives): nothing more to send
+    "resolve": (frozenset({"unknown", "dead", "failed", "pending"}), "delivered"),
+    # never send it to this target
+    "give_up": (frozenset({"unknown", "failed", "pending"}), "dead"),
+}
+
 # The one place a ledger record is laid out; other scripts (digests) include it.
 CREATE_FN = """
 local function create_record(rec, deliveries, due, entry, target, now, next_at, state, member,

@@ -20,12 +20,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 from . import config as config_mod
-from . import targets, websub
+from . import status, targets, websub
 from .config import Config
 from .dispatcher import Dispatcher, Queue
 from .errors import UnknownEntryError
 from .keys import Keys
-from .ledger import Delivery, Ledger
+from .ledger import Ledger
 from .poller import Poller, PollResult
 from .queue import CeleryQueue, producer, redis_url
 from .redact import Redactor
@@ -159,53 +159,11 @@ class Runtime:
 
     def deliveries(self, limit: int = 1000) -> list[dict[str, Any]]:
         """The ledger as `GET /api/deliveries` and `syndicate status --json` show it."""
-        records: list[Delivery] = self.ledger.all(limit=limit)
-        held = self.store.held()
-        entries = {e.id: e for e in self.store.get_many(
-            sorted({d.entry_id for d in records} | set(held)))}
-        out = []
-        for eid, why in held.items():  # no ledger record yet: one row per target, "held"
-            e = entries.get(eid)
-            for cfg in self.config.enabled_targets:
-                out.append({"entry_id": eid, "title": e.title if e else "",
-                            "link": e.link if e else "", "target": cfg.name, "state": "held",
-                            "remote_id": "", "remote_url": "", "attempts": 0, "last_error": why,
-                            "updated_at": _iso(e.first_seen) if e else None,
-                            "next_attempt_at": None, "verified": None, "drift": ""})
-        for d in records:
-            e = entries.get(d.entry_id)
-            out.append({
-                "entry_id": d.entry_id,
-                "title": e.title if e else "",
-                "link": e.link if e else "",
-                "target": d.target,
-                "state": d.state,
-                "remote_id": d.remote_id,
-                "remote_url": d.remote_url,
-                "attempts": d.attempts,
-                "last_error": d.last_error,
-                "updated_at": _iso(d.updated_at),
-                "next_attempt_at": _iso(d.next_at) if d.state in ("failed", "pending") else None,
-                # Read back after sending: true (kept as sent), false (see drift), null (not
-                # read: the platform cannot be, or the copy was adopted).
-                "verified": {"1": True, "0": False}.get(d.extra.get("verified", "")),
-                "drift": d.extra.get("drift", ""),
-            })
-        # Masked again on the way out: records written before a secret was configured (or by
-        # an older version) must not show it either.
-        redacted: list[dict[str, Any]] = self.redactor.redact_any(out)
-        return redacted
+        return status.deliveries(self, limit)
 
     def source_problems(self) -> list[dict[str, Any]]:
         """Sources whose last poll failed or left entries out, with why (status, the page)."""
-        out = []
-        for src in self.config.enabled_sources:
-            state = self.poller.state(src.name)
-            error, skipped = state.get("last_error", ""), state.get("skipped", "")
-            if error or skipped:
-                out.append({"source": src.name, "error": self.redactor.redact(error),
-                            "skipped": [self.redactor.redact(x) for x in skipped.splitlines()]})
-        return out
+        return status.source_problems(self)
 
     @property
     def redactor(self) -> Redactor:
@@ -223,12 +181,6 @@ class Runtime:
         # One sorted set read by key: /healthz is public, so its cost must not grow with the
         # keyspace (a SCAN over every key made it an easy way to slow the feeds down).
         return int(self.redis.zcount(self.keys.workers, time.time() - HEARTBEAT_TTL, "+inf"))
-
-
-def _iso(ts: float) -> str | None:
-    if not ts:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 _current: Runtime | None = None

@@ -133,13 +133,13 @@ def test_stand_ins_check_requests_against_the_published_descriptions(devto, butt
         pytest.skip("the API descriptions (shared/specs) are not beside this checkout")
     # What an adapter that drifted from each API would send:
     requests.post(devto.url + "/api/articles", headers={"api-key": API_KEY},
-                  json={"article": {"title": "T", "tags": ["a", "b"]}}, timeout=5)
+                  json={"article": {"title": "T", "tags": ["a", "b"]}}, timeout=60)
     requests.post(buttondown.url + "/v1/emails", json={"subject": 1},
-                  headers={"Authorization": "Token buttondown-key"}, timeout=5)
+                  headers={"Authorization": "Token buttondown-key"}, timeout=60)
     requests.post(hashnode.url, json={"query": "mutation { publishPost(input: {title: 1}) "
-                                               "{ post { id } } }"}, timeout=5)
+                                               "{ post { id } } }"}, timeout=60)
     requests.post(ghost.url + "/ghost/api/admin/posts/", json={"posts": [{"title": "x" * 2001}]},
-                  timeout=5)
+                  timeout=60)
     for server, words in ((devto, "['a', 'b'] is not of type"), (buttondown, "1 is not of type"),
                           (hashnode, "publicationId"), (ghost, "title")):
         assert server.spec_errors and words in json.dumps(server.spec_errors), server
