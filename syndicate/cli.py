@@ -13,13 +13,16 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from . import config as config_mod
 from .config import Config
 from .errors import ConfigError, SyndicateError
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_DATA = Path(".syndicate")
@@ -155,7 +158,7 @@ def load_config(config_path: str | None, *, embedded: bool = True) -> Config:
     return cfg
 
 
-def runtime_for(config_path: str | None):  # type: ignore[no-untyped-def]
+def runtime_for(config_path: str | None) -> Runtime:
     from .runtime import Runtime
 
     return Runtime.open(load_config(config_path))
@@ -588,7 +591,7 @@ def discard(config_path: str | None, ref: str) -> None:
     _decide(config_path, ref, "discarded")
 
 
-def _entry_id(rt, ref: str) -> str:  # type: ignore[no-untyped-def]
+def _entry_id(rt: Runtime, ref: str) -> str:
     entry = rt.store.find(ref)
     if entry is None:
         raise click.ClickException(f"no entry is known by {ref!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -41,7 +42,7 @@ def strip_control(text: str) -> str:
     return _XML_INVALID.sub("", text or "")
 
 
-def _absolute(base: str):  # type: ignore[no-untyped-def]
+def _absolute(base: str) -> Callable[[str, str, str], str | None]:
     def attribute_filter(tag: str, attr: str, value: str) -> str | None:
         if attr in _URL_ATTRS:
             url = urljoin(base, value.strip()) if base else value.strip()
@@ -124,14 +125,14 @@ def clean_html(html: str, base_url: str = "") -> str:
     ).strip()
 
 
-class _Markdown(markdownify.MarkdownConverter):  # type: ignore[misc]
+class _Markdown(markdownify.MarkdownConverter):
     """markdownify with embeds as links (or the platform's embed syntax) and fenced code."""
 
     def __init__(self, embed: str | None = None, **options: Any) -> None:
         super().__init__(**options)
         self.embed = embed
 
-    def convert_iframe(self, el, text, parent_tags):  # type: ignore[no-untyped-def]
+    def convert_iframe(self, el: Any, text: str, parent_tags: set[str]) -> str:
         src = el.get("src") or ""
         if not src:
             return ""
@@ -143,7 +144,7 @@ class _Markdown(markdownify.MarkdownConverter):  # type: ignore[misc]
     convert_video = convert_iframe
 
 
-def _code_language(el) -> str:  # type: ignore[no-untyped-def]
+def _code_language(el: Any) -> str:
     for node in [el, *el.find_all("code")]:
         for cls in node.get("class") or []:
             m = _LANG_CLASS.search(cls)

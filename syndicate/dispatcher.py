@@ -70,7 +70,7 @@ def backoff(attempts: int, base: float, cap: float, hint: float | None = None,
     uniform = (rng or random).uniform
     ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
     delay = ceiling / 2 + uniform(0, ceiling / 2)
-    return max(delay, hint or 0.0)
+    return float(max(delay, hint or 0.0))
 
 
 class Dispatcher:

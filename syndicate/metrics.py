@@ -119,7 +119,7 @@ class RedisCollector(Collector):
         for (target, state), n in sorted(counts.items()):
             fam.add_metric([target, state], n)
         if held:
-            fam.add_metric(["*", "held"], float(held))  # type: ignore[arg-type]
+            fam.add_metric(["*", "held"], float(held))
         return fam
 
 

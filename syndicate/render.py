@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import css_inline
 import jinja2
+from markupsafe import escape
 
 from . import content
 from .config import SiteConfig
@@ -63,8 +64,8 @@ def embeds_as_links(html: str) -> str:
         src = attrs.get("src", "")
         if not src:
             return ""
-        label = jinja2.utils.markupsafe.escape(attrs.get("title") or src)
-        return f'<p><a href="{jinja2.utils.markupsafe.escape(src)}">▶ {label}</a></p>'
+        label = escape(attrs.get("title") or src)
+        return f'<p><a href="{escape(src)}">▶ {label}</a></p>'
 
     return _IFRAME.sub(link, html)
 
@@ -92,9 +93,9 @@ def render_email(entry: Entry, site: SiteConfig, *, unsubscribe: str | None = No
 
 def render_body(entry: Entry, site: SiteConfig) -> str:
     """The post and its link home, for newsletter services that wrap it in their own template."""
-    link = (f'<p><a href="{jinja2.utils.markupsafe.escape(entry.link)}">'
+    link = (f'<p><a href="{escape(entry.link)}">'
             f'{"Read the rest" if entry.excerpt_only else "Read it"} '
-            f"on {jinja2.utils.markupsafe.escape(site_name(site, entry))}</a></p>")
+            f"on {escape(site_name(site, entry))}</a></p>")
     return email_html(entry.body_html) + "\n" + link
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.sessions import merge_setting
 from requests.utils import resolve_proxies
 
 from .guard import GuardedAdapter
@@ -59,7 +58,19 @@ class Session(requests.Session):
                 return super().merge_environment_settings(url, proxies, stream, verify, cert)
             if verify is True:
                 verify = self.verify
-        return {"proxies": merge_setting(proxies, self.proxies),
-                "stream": merge_setting(stream, self.stream),
-                "verify": merge_setting(verify, self.verify),
-                "cert": merge_setting(cert, self.cert)}
+        return {"proxies": _merge(proxies, self.proxies),
+                "stream": _merge(stream, self.stream),
+                "verify": _merge(verify, self.verify),
+                "cert": _merge(cert, self.cert)}
+
+
+def _merge(request_setting: Any, session_setting: Any) -> Any:
+    """requests' `merge_setting`: the request's value wins; dicts merge, None drops a key."""
+    if session_setting is None:
+        return request_setting
+    if request_setting is None:
+        return session_setting
+    if not (isinstance(request_setting, dict) and isinstance(session_setting, dict)):
+        return request_setting
+    merged = {**session_setting, **request_setting}
+    return {k: v for k, v in merged.items() if v is not None}

@@ -197,7 +197,7 @@ class EntryStore:
     # Held entries: a flood waiting for a person to approve or discard it.
     def held(self) -> dict[str, str]:
         """entry id -> why it is held, oldest first."""
-        ids = [_s(i) for i in self.r.zrange(self.keys.held, 0, -1)]  # type: ignore[union-attr]
+        ids = [_s(i) for i in self.r.zrange(self.keys.held, 0, -1)]
         pipe = self.r.pipeline(transaction=False)
         for eid in ids:
             pipe.hget(self.keys.entry(eid), "held")

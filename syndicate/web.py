@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -197,14 +197,15 @@ def create_app(rt: Runtime, *, feed_freshness: float = 1.0, exposed: bool = Fals
         rt.queue.poll(name)
         return Response(status=202)
 
-    def protected(f):  # type: ignore[no-untyped-def]
+    def protected(f: Callable[..., Response]) -> Callable[..., Response]:
         # Behind the login once [admin] is set. Without it, open only to this machine's own
         # clients: a server that listens on the network serves the feeds, webhook and health.
         if rt.config.admin.enabled:
-            return app.extensions["syndicate.login_required"](f)
+            guarded: Callable[..., Response] = app.extensions["syndicate.login_required"](f)
+            return guarded
 
         @functools.wraps(f)
-        def local_only(*args, **kwargs):  # type: ignore[no-untyped-def]
+        def local_only(*args: Any, **kwargs: Any) -> Response:
             if exposed:
                 return _error(403, "the status API is off on a public address: set [admin] "
                                    "password or token to turn it on")

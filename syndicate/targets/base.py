@@ -394,7 +394,7 @@ class HttpTarget(Target):
                 return f"{label}: {body['detail']}"
             for key in ("error", "message", "detail", "title"):
                 if isinstance(body.get(key), str):
-                    return body[key]
+                    return str(body[key])
             errs = body.get("errors")
             if isinstance(errs, list) and errs and isinstance(errs[0], dict):
                 return "; ".join(str(e.get("message") or e) for e in errs)

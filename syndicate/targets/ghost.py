@@ -18,6 +18,7 @@ import jwt
 import requests
 
 from .. import content, identity
+from ..config import SiteConfig, TargetConfig
 from ..entry import Entry
 from ..errors import ConfigError, TransientError
 from ..identity import plain_text
@@ -56,7 +57,7 @@ class GhostTarget(HttpTarget):
     }
 
     @classmethod
-    def check_options(cls, raw, where):  # type: ignore[no-untyped-def]
+    def check_options(cls, raw: dict[str, Any], where: str) -> dict[str, Any]:
         out = super().check_options(raw, where)
         key_id, sep, secret = str(out["admin_key"]).partition(":")
         try:
@@ -68,7 +69,7 @@ class GhostTarget(HttpTarget):
                               "Ghost shows it under Integrations")
         return out
 
-    def __init__(self, config, site) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, config: TargetConfig, site: SiteConfig) -> None:
         super().__init__(config, site)
         self.base_url = str(self.opts["admin_url"]).rstrip("/") + "/ghost/api/admin"
 

@@ -39,7 +39,7 @@ class MailchimpTarget(HttpTarget):
     }
 
     @classmethod
-    def check_options(cls, raw, where):  # type: ignore[no-untyped-def]
+    def check_options(cls, raw: dict[str, Any], where: str) -> dict[str, Any]:
         out = super().check_options(raw, where)
         if not out.get("base_url") and not re.search(r"-[a-z]+\d+$", out["api_key"]):
             raise ConfigError(f"{where}.api_key", "a Mailchimp key ends in its data centre, e.g. "

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..entry import Entry
 from ..errors import AmbiguousError, ConfigError, PermanentError, TargetBroken, TransientError
@@ -42,7 +42,7 @@ class SmtpTarget(Target):
     }
 
     @classmethod
-    def check_options(cls, raw, where):  # type: ignore[no-untyped-def]
+    def check_options(cls, raw: dict[str, Any], where: str) -> dict[str, Any]:
         out = super().check_options(raw, where)
         if not out.get("to") and not out.get("to_file"):
             raise ConfigError(f"{where}.to", "give 'to' (a list of addresses) or 'to_file'")
