@@ -26,6 +26,8 @@ COUNTERS = {
     "fetch": ("syndicate_fetch_responses_total", "HTTP status of source fetches",
               ("source", "code")),
     "entries": ("syndicate_entries_seen_total", "New entries found in a source", ("source",)),
+    "parses": ("syndicate_feed_parses_total",
+               "Feeds parsed: polls whose bytes had changed (the rest cost no parse)", ("source",)),
     "skipped": ("syndicate_entries_skipped_total",
                 "Entries of a source left out of a poll because they could not be read",
                 ("source",)),
@@ -55,6 +57,13 @@ class Metrics:
             out += [(SEP.join(("latency", target, le)), 1),
                     (SEP.join(("latency_sum", target)), latency)]
         return out
+
+    def total(self, metric: str, *labels: str) -> float:
+        """One counter summed over the labels not given: `total("parses")`, every source's."""
+        prefix = SEP.join((metric, *labels))
+        return sum(float(v) for k, v in self.r.hgetall(self.keys.metrics).items()
+                   if (k.decode() if isinstance(k, bytes) else k) == prefix
+                   or (k.decode() if isinstance(k, bytes) else k).startswith(prefix + SEP))
 
     def delivered(self, target: str, outcome: str, latency: float | None) -> None:
         """Count an attempt that ended without a ledger write (its claim was taken over)."""

@@ -103,7 +103,6 @@ class Poller:
         self._begin = r.register_script(_BEGIN)
         self._end = r.register_script(_END)
         self._claim_due = r.register_script(_CLAIM_DUE)
-        self.parses = 0  # feedparser calls made by this poller (the benchmarks count them)
 
     def source(self, name: str) -> SourceConfig:
         src = self.config.source(name)
@@ -143,7 +142,8 @@ class Poller:
                         ("polls", (name, result.status), 1),
                         ("fetch", (name, str(result.code or "error")), 1),
                         ("entries", (name,), len(result.new) + len(result.held)),
-                        ("skipped", (name,), len(result.skipped))):
+                        ("skipped", (name,), len(result.skipped)),
+                        ("parses", (name,), int(result.parsed))):
                     args += [SEP.join((metric, *labels)), n]
             self._end(keys=[lock, self.keys.source(name), self.keys.metrics], args=args)
         return outcome.result
@@ -168,7 +168,6 @@ class Poller:
                 **ok, "last_status": "200", "etag": fetched.etag or "",
                 "last_modified": fetched.last_modified or ""})
         try:
-            self.parses += 1
             feed = parse_feed(fetched.body, fetched.url, src.name, fetched.content_type)
         except FeedError as exc:
             return self._failed(src, now, str(exc), 200)

@@ -19,7 +19,6 @@ from redis.exceptions import BusyLoadingError, TimeoutError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
-from . import config as config_mod
 from . import status, targets, websub
 from .config import Config
 from .dispatcher import Dispatcher, Queue
@@ -181,15 +180,3 @@ class Runtime:
         # One sorted set read by key: /healthz is public, so its cost must not grow with the
         # keyspace (a SCAN over every key made it an easy way to slow the feeds down).
         return int(self.redis.zcount(self.keys.workers, time.time() - HEARTBEAT_TTL, "+inf"))
-
-
-_current: Runtime | None = None
-
-
-def current() -> Runtime:
-    """The process-wide runtime, built from the environment on first use (worker processes)."""
-    global _current
-    if _current is None:
-        _current = Runtime.open(config_mod.load())
-    return _current
-

@@ -1,31 +1,63 @@
 """The Celery app that runs syndicate's tasks: `celery -A workers.app worker` or `syndicate worker`.
 
 Configured from the same config file as everything else (`$SYNDICATE_CONFIG`, `REDIS_URL`), with
-the settings in `syndicate.queue.celery_settings`. The tasks themselves are in `workers.tasks`.
+the settings in `syndicate.queue.celery_settings`, read when Celery first needs them, not at
+import. The tasks are in `workers.tasks`; their shared per-process resource, the runtime, is
+`SyndicateTask.shared()`: Celery's documented place for it, built once per worker process.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Any, ClassVar
 
 import celery.apps.worker as celery_worker
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import beat_init, worker_ready, worker_shutting_down
 
-from syndicate import runtime
-from syndicate.queue import QUEUE, TASK_TICK, celery_settings
+from syndicate import config as config_mod
+from syndicate import targets
+from syndicate.queue import QUEUE, TASK_TICK, CeleryQueue, celery_settings
+from syndicate.runtime import HEARTBEAT_TTL, Runtime
 
 log = logging.getLogger("syndicate.worker")
+
 
 def _say(msg: str, f: object = None) -> None:
     # Celery prints its shutdown notices straight to the terminal; here they are log lines.
     log.info("%s", msg.strip())
 
 
+def _settings() -> dict[str, Any]:
+    return celery_settings(targets.check(config_mod.load()))
+
+
 celery_worker.safe_say = _say
 app = Celery("syndicate", include=["workers.tasks"])
-app.conf.update(celery_settings(runtime.current().config))
+app.add_defaults(_settings)  # evaluated on first use of the config, in the process that runs
+
+
+class SyndicateTask(Task):  # type: ignore[misc]
+    """The base of every task: holds the process's runtime (config, Redis, store, ledger,
+    dispatcher), built on first use in the worker and shared by its threads."""
+
+    _runtime: ClassVar[Runtime | None] = None
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> Runtime:
+        if cls._runtime is None:
+            with cls._lock:
+                if cls._runtime is None:
+                    # Wake-ups go through this very app: no second Celery app per process.
+                    cls._runtime = Runtime.open(config_mod.load(), queue=CeleryQueue(app))
+        return cls._runtime
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.shared()
+
 
 _stop = threading.Event()
 
@@ -34,18 +66,17 @@ def _heartbeat_loop() -> None:
     # /healthz reports how many workers checked in during the last HEARTBEAT_TTL seconds.
     while not _stop.is_set():
         try:
-            runtime.current().heartbeat()
+            SyndicateTask.shared().heartbeat()
         except Exception as exc:  # Redis away for a moment: try again next round
             log.warning("heartbeat failed: %s", exc)
-        _stop.wait(runtime.HEARTBEAT_TTL / 3)
+        _stop.wait(HEARTBEAT_TTL / 3)
 
 
 @beat_init.connect
 def _first_tick_now(sender: object = None, **_: object) -> None:
     """The first tick runs at once, with the sources that want polling now made due: the
     schedule would otherwise wait a whole tick, and saved due times from the last run."""
-    rt = runtime.current()
-    due = rt.on_start()
+    due = SyndicateTask.shared().on_start()
     if due:
         log.info("polling at once: %s (new, changed or failed last time)", ", ".join(due))
     app.send_task(TASK_TICK, queue=QUEUE)

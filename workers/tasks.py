@@ -10,19 +10,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from syndicate import runtime
 from syndicate.errors import UnknownSourceError
 from syndicate.queue import TASK_DELIVER, TASK_POLL, TASK_TICK
 
-from .app import app
+from .app import SyndicateTask, app
 
 log = logging.getLogger("syndicate.worker")
 
 
-@app.task(name=TASK_POLL, ignore_result=True)
-def poll(source: str) -> dict[str, Any]:
+@app.task(name=TASK_POLL, ignore_result=True, bind=True, base=SyndicateTask)
+def poll(self: SyndicateTask, source: str) -> dict[str, Any]:
     try:
-        result = runtime.current().poll(source)
+        result = self.runtime.poll(source)
     except UnknownSourceError as exc:
         log.warning("poll: %s", exc)
         return {"source": source, "status": "unknown-source"}
@@ -30,17 +29,12 @@ def poll(source: str) -> dict[str, Any]:
             "error": result.error}
 
 
-@app.task(name=TASK_DELIVER, ignore_result=True)
-def deliver(entry_id: str, target: str) -> dict[str, Any]:
-    outcome = runtime.current().dispatcher.deliver(entry_id, target)
+@app.task(name=TASK_DELIVER, ignore_result=True, bind=True, base=SyndicateTask)
+def deliver(self: SyndicateTask, entry_id: str, target: str) -> dict[str, Any]:
+    outcome = self.runtime.dispatcher.deliver(entry_id, target)
     return {"state": outcome.state, "retry_in": outcome.retry_in, "error": outcome.error}
 
 
-@app.task(name=TASK_TICK, ignore_result=True)
-def tick() -> dict[str, int]:
-    return runtime.current().tick()
-
-
-@app.task(name="syndicate.noop", ignore_result=True)
-def noop() -> None:
-    """Does nothing: the benchmarks measure Celery's own cost per task with it."""
+@app.task(name=TASK_TICK, ignore_result=True, bind=True, base=SyndicateTask)
+def tick(self: SyndicateTask) -> dict[str, int]:
+    return self.runtime.tick()

@@ -1,17 +1,22 @@
-"""`python -m bench.faults.worker --controls NAME[,NAME] SYNDICATE-ARGS...`: a syndicate process
-(worker, beat, web) with the named protections switched off, for a fault scenario's control run.
-Without `--controls` it is plain `syndicate`."""
+"""`python -m bench.faults.worker [--controls NAME[,NAME]] [--import MODULE] SYNDICATE-ARGS...`:
+a syndicate process (worker, beat, web) with the named protections switched off, for a fault
+scenario's control run, and with bench-only modules (tasks) imported. Without either it is plain
+`syndicate`."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from .controls import install
 
 
 def main(argv: list[str]) -> None:
-    if argv[:1] == ["--controls"]:
-        install(argv[1].split(","))
+    while argv[:1] in (["--controls"], ["--import"]):
+        if argv[0] == "--controls":
+            install(argv[1].split(","))
+        else:
+            importlib.import_module(argv[1])
         argv = argv[2:]
     from syndicate.cli import main as syndicate
 
