@@ -20,7 +20,7 @@ from .config import Config, TargetConfig
 from .entry import Entry
 from .keys import Keys
 from .ledger import CREATE_FN, Ledger, member
-from .render import render_digest
+from .mail import render_digest
 from .store import EntryStore
 
 PREFIX = "digest-"

@@ -30,6 +30,7 @@ from .errors import (
     TransientError,
 )
 from .fulltext import FullText
+from .health import TargetHealth, credentials_digest
 from .ledger import Claim, Ledger
 from .limiter import Limiter
 from .metrics import Metrics
@@ -40,7 +41,6 @@ log = logging.getLogger("syndicate.dispatch")
 
 FANOUT_GRACE = 30.0  # seconds a directly enqueued record waits before the reconciler re-sends it
 REQUEUE_PUSH = 60.0  # a record the reconciler enqueued is not enqueued again for this long
-BROKEN_RECHECK = 900.0  # a broken target is tried again (one delivery) after this long
 
 
 class Queue(Protocol):
@@ -73,16 +73,66 @@ def backoff(attempts: int, base: float, cap: float, hint: float | None = None,
     return float(max(delay, hint or 0.0))
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What happens after an attempt that did not deliver.
+
+    `state`: `failed` (retried after a backoff), `pending` (our own rate limit: nothing was
+    sent, no attempt spent), `broken` (the target's credentials: every delivery to it waits),
+    `dead`, `unknown` (the target may have it: a person settles it), `busy` (the claim was
+    lost: the other worker decides)."""
+
+    state: str
+    message: str
+    hint: float | None = None  # the platform's own wait (Retry-After), at least
+    cool_down: float | None = None  # every worker holds off this target this long
+
+
+def decide(exc: BaseException, *, safe_to_resend: bool, wired: bool, attempts: int,
+           max_attempts: int) -> Decision:
+    """The one table from an error to what happens next; no I/O, so it is tested as a table."""
+    message = exc.message if isinstance(exc, DeliveryError) else (
+        str(exc) if isinstance(exc, LeaseLost) else f"{exc.__class__.__name__}: {exc}")
+    if isinstance(exc, LeaseLost):
+        return Decision("busy", message)
+    if isinstance(exc, RateLimited):
+        return Decision("pending", message, hint=exc.retry_after or 1.0)
+    if isinstance(exc, TargetBroken):
+        return Decision("broken", message)
+    if isinstance(exc, PermanentError):
+        return Decision("dead", message)
+    retry = Decision("failed", message)
+    if isinstance(exc, AmbiguousError):
+        if not safe_to_resend:
+            return Decision("unknown", message)
+    elif isinstance(exc, TransientError):
+        retry = Decision("failed", message, hint=exc.retry_after, cool_down=exc.retry_after)
+    elif not isinstance(exc, DeliveryError) and wired and not safe_to_resend:
+        return Decision("unknown", message)  # an adapter bug after the request left
+    if attempts >= max_attempts:
+        return Decision("dead", f"gave up after {attempts} attempts: {message}",
+                        cool_down=retry.cool_down)
+    return retry
+
+
 class Dispatcher:
-    def __init__(self, config: Config, store: EntryStore, ledger: Ledger, queue: Queue) -> None:
+    """Opens the ledger records of new entries and makes each delivery attempt: claim, send,
+    record. Its collaborators come from `Runtime.open` (the defaults serve tests and tools)."""
+
+    def __init__(self, config: Config, store: EntryStore, ledger: Ledger, queue: Queue, *,
+                 limiter: Limiter | None = None, health: TargetHealth | None = None,
+                 fulltext: FullText | None = None, digests: Digests | None = None,
+                 metrics: Metrics | None = None) -> None:
+        r, keys = store.r, store.keys
         self.config = config
         self.store = store
         self.ledger = ledger
         self.queue = queue
-        self.limiter = Limiter(store.r, store.keys)
-        self.fulltext = FullText(store.r, store.keys, allow_private=config.fetch.allow_private)
-        self.digests = Digests(config, store, ledger)
-        self.metrics = Metrics(store.r, store.keys)
+        self.limiter = limiter or Limiter(r, keys)
+        self.health = health or TargetHealth(r, keys)
+        self.fulltext = fulltext or FullText(r, keys, allow_private=config.fetch.allow_private)
+        self.digests = digests or Digests(config, store, ledger)
+        self.metrics = metrics or Metrics(r, keys)
         # One adapter (and HTTP session) per thread: a threads-pool worker shares this object.
         self._local = threading.local()
 
@@ -146,37 +196,29 @@ class Dispatcher:
 
     # -- target health ---------------------------------------------------------------------
     def _credentials(self, adapter: Target) -> str:
-        import hashlib
-
-        return hashlib.sha256("\x00".join(adapter.secrets()).encode()).hexdigest()[:16]
+        return credentials_digest(adapter.secrets())
 
     def _mark_broken(self, adapter: Target, message: str) -> float:
         message = self.ledger.redactor.redact(message)
-        recheck = time.time() + BROKEN_RECHECK
-        self.store.r.hset(self.store.keys.target(adapter.name), mapping={
-            "broken": message, "since": repr(time.time()), "recheck_at": repr(recheck),
-            "credentials": self._credentials(adapter)})
+        recheck = self.health.mark_broken(adapter.name, message, self._credentials(adapter))
         log.error("target %s is broken, its deliveries wait: %s", adapter.name, message)
         return recheck
 
     def revive(self, target: str) -> int:
         """The target works again (its recheck succeeded, or its credentials changed): forget
         that it was broken and make every delivery waiting on it due now, not at its backoff."""
-        self.store.r.delete(self.store.keys.target(target))
+        self.health.clear(target)
         return self.ledger.due_now(target)
 
     def revive_fixed_targets(self) -> int:
         """Targets marked broken under credentials the config no longer has (a restart with the
         fix): revived at once. The scheduler runs this every tick; it is one read per target."""
         woken = 0
-        pipe = self.store.r.pipeline(transaction=False)
-        cfgs = self.config.enabled_targets
-        for cfg in cfgs:
-            pipe.hget(self.store.keys.target(cfg.name), "credentials")
-        for cfg, marked in zip(cfgs, pipe.execute(), strict=True):
-            if marked is not None and marked.decode() != self._credentials(self.target(cfg.name)):
-                log.info("target %s has new credentials: its waiting deliveries go now", cfg.name)
-                woken += self.revive(cfg.name)
+        marked = self.health.broken_with([c.name for c in self.config.enabled_targets])
+        for name, credentials in marked.items():
+            if credentials != self._credentials(self.target(name)):
+                log.info("target %s has new credentials: its waiting deliveries go now", name)
+                woken += self.revive(name)
         return woken
 
     # -- one attempt -----------------------------------------------------------------------
@@ -248,41 +290,12 @@ class Dispatcher:
                 result = adapter.update(entry, claim.remote_id, attempt)
             else:
                 result = adapter.deliver(entry, attempt)
-        except LeaseLost as exc:
-            log.warning("%s", exc)
-            self.metrics.delivered(target_name, "busy", None)
-            return Outcome("busy", attempted=True, error=str(exc))
-        except RateLimited as exc:
-            wait = exc.retry_after or 1.0
-            self.ledger.finish(entry_id, target_name, fence, "pending", next_at=time.time() + wait,
-                               refund=True, last_error=exc.message,
-                               counters=self.metrics.attempt(target_name, "pending"))
-            return Outcome("pending", attempted=True, retry_in=wait, error=exc.message)
-        except TargetBroken as exc:
-            until = self._mark_broken(adapter, exc.message)
-            self.ledger.finish(entry_id, target_name, fence, "failed", next_at=until, refund=True,
-                               last_error=f"target broken: {exc.message}",
-                               counters=self.metrics.attempt(target_name, "failed"))
-            return Outcome("failed", attempted=True, retry_in=until - time.time(),
-                           error=exc.message)
-        except PermanentError as exc:
-            return self._finish(entry_id, target_name, fence, "dead", exc.message)
-        except AmbiguousError as exc:
-            if adapter.safe_to_resend:
-                return self._retry(cfg, entry_id, fence, claim.attempts, exc.message, None)
-            return self._finish(entry_id, target_name, fence, "unknown", exc.message)
-        except TransientError as exc:
-            if exc.retry_after:
-                self.limiter.cool_down(target_name, exc.retry_after)
-            return self._retry(cfg, entry_id, fence, claim.attempts, exc.message, exc.retry_after)
-        except DeliveryError as exc:
-            return self._retry(cfg, entry_id, fence, claim.attempts, exc.message, None)
-        except Exception as exc:  # an adapter bug must not lose the entry
-            log.exception("delivery %s -> %s raised", entry_id, target_name)
-            message = f"{exc.__class__.__name__}: {exc}"
-            if wired and not adapter.safe_to_resend:
-                return self._finish(entry_id, target_name, fence, "unknown", message)
-            return self._retry(cfg, entry_id, fence, claim.attempts, message, None)
+        except Exception as exc:  # whatever it is, the decision table says what happens next
+            if not isinstance(exc, DeliveryError | LeaseLost):
+                log.exception("delivery %s -> %s raised", entry_id, target_name)
+            return self._apply(decide(exc, safe_to_resend=adapter.safe_to_resend, wired=wired,
+                                      attempts=claim.attempts, max_attempts=cfg.max_attempts),
+                               cfg, adapter, entry_id, fence, claim.attempts)
         if claim.broken:
             self.revive(target_name)  # its recheck worked: everything waiting on it goes now
         result = adapter.check_copy(entry, result)
@@ -311,6 +324,33 @@ class Dispatcher:
                         "ms": int((time.time() - started) * 1000)})
         return Outcome("delivered", attempted=True, latency=latency)
 
+    def _apply(self, d: Decision, cfg: TargetConfig, adapter: Target, entry_id: str, fence: int,
+               attempts: int) -> Outcome:
+        """Record what `decide` said."""
+        target = cfg.name
+        if d.state == "busy":
+            log.warning("%s", d.message)
+            self.metrics.delivered(target, "busy", None)
+            return Outcome("busy", attempted=True, error=d.message)
+        if d.cool_down:
+            self.health.cool_down(target, d.cool_down)
+        if d.state == "pending":  # our own count of the rate limit: nothing was sent
+            wait = d.hint or 1.0
+            self.ledger.finish(entry_id, target, fence, "pending", next_at=time.time() + wait,
+                               refund=True, last_error=d.message,
+                               counters=self.metrics.attempt(target, "pending"))
+            return Outcome("pending", attempted=True, retry_in=wait, error=d.message)
+        if d.state == "broken":
+            until = self._mark_broken(adapter, d.message)
+            self.ledger.finish(entry_id, target, fence, "failed", next_at=until, refund=True,
+                               last_error=f"target broken: {d.message}",
+                               counters=self.metrics.attempt(target, "failed"))
+            return Outcome("failed", attempted=True, retry_in=until - time.time(),
+                           error=d.message)
+        if d.state in ("dead", "unknown"):
+            return self._finish(entry_id, target, fence, d.state, d.message)
+        return self._retry(cfg, entry_id, fence, attempts, d.message, d.hint)
+
     def _finish(self, entry_id: str, target: str, fence: int, state: str, error: str) -> Outcome:
         self.ledger.finish(entry_id, target, fence, state, last_error=error,  # type: ignore[arg-type]
                            counters=self.metrics.attempt(target, state))
@@ -320,9 +360,6 @@ class Dispatcher:
 
     def _retry(self, cfg: TargetConfig, entry_id: str, fence: int, attempts: int, error: str,
                hint: float | None) -> Outcome:
-        if attempts >= cfg.max_attempts:
-            return self._finish(entry_id, cfg.name, fence, "dead",
-                                f"gave up after {attempts} attempts: {error}")
         w = self.config.worker
         delay = backoff(attempts, w.retry_base, w.retry_cap, hint)
         self.ledger.finish(entry_id, cfg.name, fence, "failed", next_at=time.time() + delay,

@@ -97,6 +97,9 @@ class Keys:
     def rate(self, target: str, limit: str) -> str:
         return self._k(RATE, target, limit)
 
+    def cooldown(self, target: str) -> str:
+        return self._k(RATE, target, "cooldown")
+
     def lock(self, target: str, name: str) -> str:
         return self._k(TARGET_LOCK, target, name)
 

@@ -349,7 +349,7 @@ class Ledger:
         now = time.time() if now is None else now
         res = self._claim(
             keys=[self._rk(entry_id, target), self.keys.due, self.keys.target(target),
-                  self.keys.rate(target, "cooldown"), *([entry_key] if entry_key else [])],
+                  self.keys.cooldown(target), *([entry_key] if entry_key else [])],
             args=[now, lease, member(entry_id, target), "1" if safe_to_resend else "0"],
         )
         outcome = _s(res[0])

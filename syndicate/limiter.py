@@ -60,26 +60,15 @@ class Limiter:
 
     def acquire(self, target: str, limits: list[RateLimit], *, now: float | None = None) -> float:
         """Take a slot in every limit and return 0, or take none and return seconds to wait
-        (also while the target asked everyone to hold off, see `cool_down`)."""
+        (also while the target asked everyone to hold off, see `health.TargetHealth`)."""
         now = time.time() if now is None else now
         args: list[float | str] = [now]
         for lim in limits:
             args += [lim.count, lim.per]
         args.append(f"{now}:{uuid.uuid4().hex[:8]}")
-        keys = [self.keys.rate(target, "cooldown"),
+        keys = [self.keys.cooldown(target),
                 *(self.keys.rate(target, f"{lim.scope}:{lim.count}/{lim.per:g}") for lim in limits)]
         return float(self._acquire(keys=keys, args=args))
-
-    def cool_down(self, target: str, seconds: float, *, now: float | None = None) -> None:
-        """The target said `Retry-After`: a rate limit is the account's, so every worker waits,
-        not only the delivery that was told."""
-        now = time.time() if now is None else now
-        until = now + seconds
-        key = self.keys.rate(target, "cooldown")
-        # Only ever extend: a shorter answer must not cut a longer wait short.
-        self.r.eval("local c = tonumber(redis.call('GET', KEYS[1]) or '0') "
-                    "if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1], 'PX', "
-                    "ARGV[2]) end return 1", 1, key, until, int(seconds * 1000) + 1000)
 
     @contextlib.contextmanager
     def lock(self, target: str, name: str, *, ttl: float = 10.0,

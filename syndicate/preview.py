@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .entry import Entry
 from .errors import TransientError
-from .render import render_email
+from .mail import render_email
 from .runtime import Runtime
 from .targets import Attempt
 from .targets.smtp import SmtpTarget

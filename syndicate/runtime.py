@@ -21,10 +21,15 @@ from redis.retry import Retry
 
 from . import status, targets, websub
 from .config import Config
+from .digest import Digests
 from .dispatcher import Dispatcher, Queue
 from .errors import UnknownEntryError
+from .fulltext import FullText
+from .health import TargetHealth
 from .keys import Keys
 from .ledger import Ledger
+from .limiter import Limiter
+from .metrics import Metrics
 from .poller import Poller, PollResult
 from .queue import CeleryQueue, producer, redis_url
 from .redact import Redactor
@@ -58,20 +63,25 @@ class Runtime:
     queue: Queue
 
     @classmethod
-    def open(cls, config: Config, *, queue: Queue | None = None,
-             r: Redis | None = None) -> Runtime:
+    def open(cls, config: Config, *, queue: Queue | None = None, r: Redis | None = None,
+             ledger: Ledger | None = None, poller: Poller | None = None,
+             dispatcher: Dispatcher | None = None) -> Runtime:
+        """Wire one installation's parts. Any of them may be given (tests, tools and the fault
+        suite's control runs bring their own); the rest are built here."""
         config = targets.check(config)  # each adapter checks its own options, once
         r = r or connect(redis_url(config))
         keys = Keys(config.redis.prefix)
         store = EntryStore(r, keys)
-        ledger = Ledger(r, keys, Redactor(targets.secrets(config)))
+        ledger = ledger or Ledger(r, keys, Redactor(targets.secrets(config)))
         queue = queue or CeleryQueue(producer(config))
+        dispatcher = dispatcher or Dispatcher(
+            config, store, ledger, queue, limiter=Limiter(r, keys),
+            health=TargetHealth(r, keys),
+            fulltext=FullText(r, keys, allow_private=config.fetch.allow_private),
+            digests=Digests(config, store, ledger), metrics=Metrics(r, keys))
         return cls(
             config=config, redis=r, keys=keys, store=store, ledger=ledger,
-            poller=Poller(config, r, keys, store),
-            dispatcher=Dispatcher(config, store, ledger, queue),
-            queue=queue,
-        )
+            poller=poller or Poller(config, r, keys, store), dispatcher=dispatcher, queue=queue)
 
     def poll(self, source: str) -> PollResult:
         """Poll one source now and fan its new entries out to the targets."""

@@ -14,7 +14,7 @@ import pytest
 
 from syndicate.config import SiteConfig
 from syndicate.entry import Entry
-from syndicate.render import render_email
+from syndicate.mail import render_email
 
 from .fakes.feeds import FeedServer
 from .fakes.http import Reply, Request

@@ -7,9 +7,9 @@ import json
 import re
 
 from syndicate import feed as feed_mod
+from syndicate.mail import render_email
 from syndicate.parse import parse_feed
 from syndicate.preview import previews
-from syndicate.render import render_email
 from syndicate.web import create_app
 
 from .fakes.buttondown import API_KEY as BD_KEY

@@ -17,8 +17,9 @@ from celery import Celery, Task
 from celery.signals import beat_init, worker_ready, worker_shutting_down
 
 from syndicate import config as config_mod
+from syndicate import queue as queue_mod
 from syndicate import targets
-from syndicate.queue import QUEUE, TASK_TICK, CeleryQueue, celery_settings
+from syndicate.queue import QUEUE, TASK_TICK, CeleryQueue
 from syndicate.runtime import HEARTBEAT_TTL, Runtime
 
 log = logging.getLogger("syndicate.worker")
@@ -30,7 +31,8 @@ def _say(msg: str, f: object = None) -> None:
 
 
 def _settings() -> dict[str, Any]:
-    return celery_settings(targets.check(config_mod.load()))
+    # Looked up when needed (not bound at import), so a control run's settings apply.
+    return queue_mod.celery_settings(targets.check(config_mod.load()))
 
 
 celery_worker.safe_say = _say

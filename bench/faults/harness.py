@@ -297,9 +297,9 @@ class Cluster:
     def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
         # A control run's processes get the naive collaborators (bench/faults/controls.py).
-        entry = ["bench.faults.worker", "--import", "bench.tasks"]  # the benchmarks' no-op task
-        if self.unsafe:
-            entry += ["--controls", self.unsafe]
+        # Controls first: they must be in place before anything imports what they replace.
+        entry = ["bench.faults.worker", *(["--controls", self.unsafe] if self.unsafe else []),
+                 "--import", "bench.tasks"]  # the benchmarks' no-op task
         proc = subprocess.Popen([sys.executable, "-m", *entry, "--log-level", "WARNING",
                                  *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)

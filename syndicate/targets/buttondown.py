@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import requests
 
 from ..entry import Entry
-from ..render import render_body
+from ..mail import render_body
 from .base import Attempt, DeliveryResult, HttpTarget, Option
 
 STATUS = {"draft": "draft", "send": "about_to_send"}

@@ -15,7 +15,7 @@ import requests
 
 from .. import content
 from ..entry import Entry
-from ..render import render_body
+from ..mail import render_body
 from .base import Attempt, DeliveryResult, HttpTarget, Option
 
 STARTED = ("running", "finished", "scheduled", "paused")

@@ -19,7 +19,7 @@ import requests
 from ..config import SiteConfig, TargetConfig
 from ..entry import Entry
 from ..errors import ConfigError, PermanentError
-from ..render import render_email
+from ..mail import render_email
 from .base import Attempt, DeliveryResult, HttpTarget, Option
 
 SENT = ("sending", "sent", "schedule")

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from ..entry import Entry
 from ..errors import AmbiguousError, ConfigError, PermanentError, TargetBroken, TransientError
-from ..render import render_email
+from ..mail import render_email
 from .base import Attempt, DeliveryResult, Option, Target
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from syndicate.config import SiteConfig
-from syndicate.render import render_email
+from syndicate.mail import render_email
 
 from .test_fidelity import POSTS
 
