@@ -17,7 +17,7 @@ from .errors import SyndicateError
 from .fetch import fetch
 from .parse import parse_feed
 from .runtime import Runtime
-from .targets.base import HttpTarget
+from .targets.http import HttpTarget
 
 
 @dataclass(frozen=True)

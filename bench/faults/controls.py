@@ -26,7 +26,7 @@ from typing import Any
 from syndicate import identity, ledger, poller, queue, web
 from syndicate.dispatcher import Dispatcher
 from syndicate.ledger import FINAL, Claim
-from syndicate.targets import base
+from syndicate.targets import base, http
 
 Setter = Callable[[Any, str, Any], None]
 
@@ -70,7 +70,7 @@ CONTROLS: dict[str, Callable[[Setter], None]] = {
     "no_lookup": lambda s: s(base.Target, "deliver", _no_lookup),
     "no_webhook_dedupe": lambda s: s(web, "first_sight", lambda rt, msg_id, source: True),
     "no_schedule_lock": lambda s: s(poller.Poller, "claim_due", lambda self, src: True),
-    "no_retry_after": lambda s: s(base, "retry_after", lambda resp: None),
+    "no_retry_after": lambda s: s(http, "retry_after", lambda resp: None),
     "guid_only_identity": lambda s: s(identity, "identity_keys", _guid_only),
 }
 

@@ -7,14 +7,16 @@ import dataclasses
 from ..config import Config, SiteConfig, TargetConfig
 from ..config import secrets as config_secrets
 from ..errors import ConfigError
-from .base import Attempt, DeliveryResult, HttpTarget, Option, Target
+from .base import Attempt, DeliveryResult, Target
 from .buttondown import ButtondownTarget
 from .devto import DevtoTarget
 from .ghost import GhostNewsletterTarget, GhostTarget
 from .hashnode import HashnodeTarget
+from .http import HttpTarget
 from .listmonk import ListmonkTarget
 from .mailchimp import MailchimpTarget
 from .medium import MediumTarget
+from .options import Option
 from .smtp import SmtpTarget
 from .webhook import WebhookTarget
 from .wordpress import WordpressTarget

@@ -16,7 +16,9 @@ import requests
 
 from ..entry import Entry
 from ..mail import render_body
-from .base import Attempt, DeliveryResult, HttpTarget, Option
+from .base import Attempt, DeliveryResult
+from .http import HttpTarget
+from .options import Option
 
 STATUS = {"draft": "draft", "send": "about_to_send"}
 

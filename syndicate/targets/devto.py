@@ -19,7 +19,9 @@ from .. import content, identity
 from ..entry import Entry
 from ..limiter import RateLimit
 from ..verify import Copy
-from .base import Attempt, DeliveryResult, HttpTarget, Option
+from .base import Attempt, DeliveryResult
+from .http import HttpTarget
+from .options import Option
 
 ACCEPT = "application/vnd.forem.api-v1+json"
 TITLE_MAX = 128

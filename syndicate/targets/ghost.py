@@ -23,7 +23,9 @@ from ..entry import Entry
 from ..errors import ConfigError, TransientError
 from ..identity import plain_text
 from ..verify import Copy
-from .base import Attempt, DeliveryResult, HttpTarget, Option
+from .base import Attempt, DeliveryResult
+from .http import HttpTarget
+from .options import Option
 
 EXCERPT_MAX = 300
 

@@ -18,7 +18,9 @@ import requests
 from .. import content, identity
 from ..entry import Entry
 from ..errors import PermanentError, TargetBroken, TransientError
-from .base import Attempt, DeliveryResult, HttpTarget, Option
+from .base import Attempt, DeliveryResult
+from .http import HttpTarget
+from .options import Option
 
 PAGE = 20
 TAGS_MAX = 5

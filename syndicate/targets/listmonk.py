@@ -16,7 +16,9 @@ import requests
 from .. import content
 from ..entry import Entry
 from ..mail import render_body
-from .base import Attempt, DeliveryResult, HttpTarget, Option
+from .base import Attempt, DeliveryResult
+from .http import HttpTarget
+from .options import Option
 
 STARTED = ("running", "finished", "scheduled", "paused")
 

@@ -20,7 +20,9 @@ from ..config import SiteConfig, TargetConfig
 from ..entry import Entry
 from ..errors import ConfigError, PermanentError
 from ..mail import render_email
-from .base import Attempt, DeliveryResult, HttpTarget, Option
+from .base import Attempt, DeliveryResult
+from .http import HttpTarget
+from .options import Option
 
 SENT = ("sending", "sent", "schedule")
 

@@ -19,7 +19,9 @@ import requests
 
 from .. import content
 from ..entry import Entry
-from .base import Attempt, DeliveryResult, HttpTarget, Option
+from .base import Attempt, DeliveryResult
+from .http import HttpTarget
+from .options import Option
 
 TITLE_MAX = 100
 TAGS_MAX = 3

@@ -20,7 +20,8 @@ from typing import Any, ClassVar
 from ..entry import Entry
 from ..errors import AmbiguousError, ConfigError, PermanentError, TargetBroken, TransientError
 from ..mail import render_email
-from .base import Attempt, DeliveryResult, Option, Target
+from .base import Attempt, DeliveryResult, Target
+from .options import Option
 
 
 class SmtpTarget(Target):

@@ -14,7 +14,9 @@ from .. import signing
 from ..config import SiteConfig, TargetConfig, webhook_secret
 from ..entry import Entry
 from ..errors import ConfigError
-from .base import Attempt, DeliveryResult, HttpTarget, Option
+from .base import Attempt, DeliveryResult
+from .http import HttpTarget
+from .options import Option
 
 
 class WebhookTarget(HttpTarget):

@@ -26,7 +26,9 @@ from ..entry import Entry
 from ..errors import PermanentError
 from ..identity import normalize_url
 from ..verify import Copy
-from .base import Attempt, DeliveryResult, HttpTarget, Option
+from .base import Attempt, DeliveryResult
+from .http import HttpTarget
+from .options import Option
 
 _HREF = re.compile(r"""href=["']([^"']+)["']""")
 
