@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import lxml.html
 import markdownify
 import nh3
 
@@ -188,6 +189,16 @@ def shorten(text: str, limit: int) -> str:
         return text
     cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-–—")
     return cut + "…"
+
+
+def has_bare_text(html: str) -> bool:
+    """Whether some text stands at the top level of `html`, outside any element."""
+    try:
+        parts = lxml.html.fragments_fromstring(html) if html.strip() else []
+    except (ValueError, lxml.etree.ParserError):
+        return False
+    return any(isinstance(p, str) and p.strip() for p in parts) or any(
+        (p.tail or "").strip() for p in parts if not isinstance(p, str))
 
 
 def first_image(html: str) -> str:

@@ -142,7 +142,9 @@ class RealGhost:
         made.raise_for_status()
         keys = made.json()["integrations"][0]["api_keys"]
         key = next(k for k in keys if k["type"] == "admin")
-        self.admin_key = f"{key['id']}:{key['secret']}"
+        # Ghost 5 answers the admin key's secret already as the full `id:hexsecret`.
+        secret = str(key["secret"])
+        self.admin_key = secret if ":" in secret else f"{key['id']}:{secret}"
         self.session = session
 
     def stop(self) -> None:

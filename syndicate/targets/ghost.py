@@ -38,6 +38,10 @@ def ghost_token(admin_key: str, now: float | None = None) -> str:
 
 
 def html_card(html: str) -> str:
+    """The body as one HTML card. A real Ghost 5 drops text that stands bare at the card's top
+    level (an excerpt's first sentence, say): such a body goes in one `<div>`."""
+    if content.has_bare_text(html):
+        html = f"<div>{html}</div>"
     return f"<!--kg-card-begin: html-->\n{html}\n<!--kg-card-end: html-->"
 
 
