@@ -1,7 +1,11 @@
 """Behaves as Ghost's Admin API (v5) does (ghost.org/docs/admin-api): checks the JWT (HS256
 with the hex-decoded secret, `kid`, `aud: /admin/`, `exp` at most 5 minutes after `iat`),
-requires `source=html` in the query for HTML, filters by `canonical_url:'…'`, and refuses an
-edit without the current `updated_at` (409 UPDATE_COLLISION)."""
+requires `source=html` in the query for HTML, filters by `canonical_url:'…'`, and checks edits
+by `updated_at`. The answers are the real Ghost 5.130's, as `tests/test_real_ghost.py` saw them:
+an unknown key id is 401 `UNKNOWN_ADMIN_API_KEY`, a bad signature 401 `INVALID_JWT`, a token
+that is not a JWT 400 `INVALID_JWT`, no token 403; an edit without `updated_at` is 422, one with
+a stale `updated_at` and changed content 409 `UpdateCollisionError` (the same content goes
+through); a filter in double quotes is 400."""
 
 from __future__ import annotations
 
@@ -21,8 +25,10 @@ SECRET = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
 ADMIN_KEY = f"{KEY_ID}:{SECRET}"
 
 
-def ghost_error(status: int, type_: str, message: str, context: str | None = None) -> Reply:
-    return Reply(status, {"errors": [{"message": message, "type": type_, "context": context}]})
+def ghost_error(status: int, type_: str, message: str, context: str | None = None,
+                code: str | None = None) -> Reply:
+    return Reply(status, {"errors": [{"message": message, "type": type_, "context": context,
+                                      "code": code}]})
 
 
 class GhostServer(Platform):
@@ -39,14 +45,19 @@ class GhostServer(Platform):
         token = header[len("Ghost "):]
         try:
             head = jwt.get_unverified_header(token)
-            if head.get("kid") != KEY_ID:
-                raise jwt.InvalidTokenError("unknown kid")
+        except jwt.InvalidTokenError:
+            return ghost_error(400, "BadRequestError", "Invalid token", code="INVALID_JWT")
+        if head.get("kid") != KEY_ID:
+            return ghost_error(401, "UnauthorizedError", "Unknown Admin API Key",
+                               code="UNKNOWN_ADMIN_API_KEY")
+        try:
             claims = jwt.decode(token, bytes.fromhex(SECRET), algorithms=["HS256"],
                                 audience="/admin/")
             if claims["exp"] - claims["iat"] > 5 * 60:
                 raise jwt.InvalidTokenError("exp more than 5 minutes after iat")
         except (jwt.InvalidTokenError, KeyError) as exc:
-            return ghost_error(401, "UnauthorizedError", "Invalid token", str(exc))
+            return ghost_error(401, "UnauthorizedError", f"Invalid token: {exc}",
+                               code="INVALID_JWT")
         if request.headers.get("Accept-Version", "").split(".")[0] != "v5":
             return ghost_error(400, "RequestNotAcceptableError", "Accept-Version v5 expected")
         return None
@@ -78,7 +89,9 @@ class GhostServer(Platform):
         flt = request.query.get("filter", "")
         m = re.fullmatch(r"canonical_url:'((?:[^'\\]|\\.)*)'", flt)
         if flt and not m:
-            return ghost_error(400, "BadRequestError", "Invalid filter", flt)
+            return ghost_error(400, "BadRequestError",
+                               "Request not understood error, cannot list posts.",
+                               "Error parsing filter")
         posts = self.posts
         if m:
             want = re.sub(r"\\(.)", r"\1", m.group(1))
@@ -120,7 +133,11 @@ class GhostServer(Platform):
         if post is None:
             return ghost_error(404, "NotFoundError", "Post not found.")
         data = ((request.json() or {}).get("posts") or [{}])[0]
-        if data.get("updated_at") != post["updated_at"]:
+        if not data.get("updated_at"):
+            return ghost_error(422, "ValidationError", "Validation error, cannot edit post.",
+                               "Validation failed for posts[0].")
+        changed = self._fields(request, data).get("html") not in (None, "", post["html"])
+        if data["updated_at"] != post["updated_at"] and changed:
             return ghost_error(409, "UpdateCollisionError",
                                "Saving failed! Someone else is editing this post.",
                                "UPDATE_COLLISION")
