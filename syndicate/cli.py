@@ -224,6 +224,16 @@ def init(source_url: str | None, target_kind: str | None, settings: tuple[str, .
 
 @main.command()
 @config_option
+@click.argument("part", type=click.Choice(["worker", "beat"]))
+def healthcheck(config_path: str | None, part: str) -> None:
+    """Exit 0 if a PART (worker or beat) on this host checked in within 30 s (for containers)."""
+    rt = runtime_for(config_path)
+    if not rt.alive_here(part):
+        raise click.ClickException(f"no {part} on this host checked in within 30 s")
+
+
+@main.command()
+@config_option
 def doctor(config_path: str | None) -> None:
     """Check the config against the world: Redis, each feed, each target's credentials."""
     from . import doctor as doc

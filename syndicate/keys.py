@@ -37,6 +37,7 @@ DIGEST = "digest"  # collected:<target> zset, periods:<target> hash, items:<id> 
 WEBSUB_CHECK = "websub:check"  # string with TTL: subscriptions were checked this hour
 WEBHOOK_SEEN = "webhook:seen"  # string with TTL: a webhook-id already handled
 WORKERS = "heartbeat:workers"  # zset: worker name scored by its last heartbeat
+BEATS = "heartbeat:beats"  # zset: scheduler name scored by its last heartbeat
 METRICS = "metrics"  # hash: counters every process adds to, read by /metrics
 
 # Celery's own keys go under this sub-prefix (kombu's `global_keyprefix`).
@@ -126,6 +127,10 @@ class Keys:
     @property
     def workers(self) -> str:
         return self._k(WORKERS)
+
+    @property
+    def beats(self) -> str:
+        return self._k(BEATS)
 
     @property
     def celery_prefix(self) -> str:

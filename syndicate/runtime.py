@@ -178,13 +178,23 @@ class Runtime:
     def redactor(self) -> Redactor:
         return self.ledger.redactor
 
-    def heartbeat(self, name: str | None = None) -> None:
+    def heartbeat(self, name: str | None = None, *, part: str = "worker") -> None:
+        """This process is alive (`part`: worker or beat), for /healthz and container checks."""
         name = name or f"{socket.gethostname()}:{os.getpid()}"
+        key = self.keys.beats if part == "beat" else self.keys.workers
         now = time.time()
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zadd(self.keys.workers, {name: now})
-        pipe.zremrangebyscore(self.keys.workers, "-inf", now - HEARTBEAT_TTL)
+        pipe.zadd(key, {name: now})
+        pipe.zremrangebyscore(key, "-inf", now - HEARTBEAT_TTL)
         pipe.execute()
+
+    def alive_here(self, part: str) -> bool:
+        """Whether a `part` (worker or beat) on this host checked in within the heartbeat TTL."""
+        key = self.keys.beats if part == "beat" else self.keys.workers
+        host = socket.gethostname() + ":"
+        recent = self.redis.zrangebyscore(key, time.time() - HEARTBEAT_TTL, "+inf")
+        return any((m.decode() if isinstance(m, bytes) else str(m)).startswith(host)
+                   for m in recent)
 
     def workers_alive(self) -> int:
         # One sorted set read by key: /healthz is public, so its cost must not grow with the

@@ -84,8 +84,8 @@ def render_config(checked: Checked, target: str,
         "",
         "[site]",
         f"title = {_toml(feed.title)}",
-        'url = "http://127.0.0.1:8080/"          # where the merged feed is served; your domain '
-        "in production",
+        'url = "${SYNDICATE_SITE_URL:-http://127.0.0.1:8080/}"  # where the merged feed is '
+        "served: your domain in production",
         "",
         "[admin]  # the status page at /, on when the variable is set (12+ characters)",
         'password = "${SYNDICATE_ADMIN_PASSWORD:-}"',

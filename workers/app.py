@@ -64,11 +64,12 @@ class SyndicateTask(Task):  # type: ignore[misc]
 _stop = threading.Event()
 
 
-def _heartbeat_loop() -> None:
-    # /healthz reports how many workers checked in during the last HEARTBEAT_TTL seconds.
+def _heartbeat_loop(part: str = "worker") -> None:
+    # /healthz reports how many workers checked in during the last HEARTBEAT_TTL seconds;
+    # `syndicate healthcheck worker|beat` asks the same of this host's.
     while not _stop.is_set():
         try:
-            SyndicateTask.shared().heartbeat()
+            SyndicateTask.shared().heartbeat(part=part)
         except Exception as exc:  # Redis away for a moment: try again next round
             log.warning("heartbeat failed: %s", exc)
         _stop.wait(HEARTBEAT_TTL / 3)
@@ -78,6 +79,8 @@ def _heartbeat_loop() -> None:
 def _first_tick_now(sender: object = None, **_: object) -> None:
     """The first tick runs at once, with the sources that want polling now made due: the
     schedule would otherwise wait a whole tick, and saved due times from the last run."""
+    threading.Thread(target=_heartbeat_loop, args=("beat",), name="syndicate-heartbeat",
+                     daemon=True).start()
     due = SyndicateTask.shared().on_start()
     if due:
         log.info("polling at once: %s (new, changed or failed last time)", ", ".join(due))
