@@ -143,3 +143,19 @@ def test_smtp_server_down_is_retried(make_runtime) -> None:
     assert rt.dispatcher.deliver(eid, "mail").state == "failed"
 
 
+
+
+def test_one_connection_per_worker_thread_and_one_tls_context(make_runtime, smtp, monkeypatch) -> None:
+    """Three emails on one kept connection (checked with NOOP), not three logins; and the TLS
+    context, which loads the CA bundle, is never built for a plain connection."""
+    import ssl
+
+    built: list[int] = []
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(1) or real(
+        *a, **k))
+    rt, _ = make_runtime(targets=[smtp_target(smtp)])
+    for n in (1, 2, 3):
+        assert rt.dispatcher.deliver(new_entry(rt, n), "mail").state == "delivered"
+    assert len(smtp.messages) == 3 and smtp.inbox.sessions == 1
+    assert built == []

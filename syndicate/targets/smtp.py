@@ -9,19 +9,24 @@ resend a person chooses to make is recognisable as the same message.
 from __future__ import annotations
 
 import email.policy
+import functools
 import smtplib
 import ssl
+import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..config import SiteConfig, TargetConfig
 from ..entry import Entry
 from ..errors import AmbiguousError, ConfigError, PermanentError, TargetBroken, TransientError
 from ..mail import render_email
 from .base import Attempt, DeliveryResult, Target
 from .options import Option
+
+IDLE_CLOSE = 30.0  # a kept connection unused this long is closed, not trusted (servers time out)
 
 
 class SmtpTarget(Target):
@@ -41,6 +46,11 @@ class SmtpTarget(Target):
         "verify_tls": Option(bool, default=True),
         "ca_file": Option(str, help="a CA bundle to trust, for a server with its own CA"),
     }
+
+    def __init__(self, config: TargetConfig, site: SiteConfig) -> None:
+        super().__init__(config, site)
+        self._conn: smtplib.SMTP | None = None  # one per worker thread: adapters are per thread
+        self._used_at = 0.0
 
     @classmethod
     def check_options(cls, raw: dict[str, Any], where: str) -> dict[str, Any]:
@@ -99,12 +109,45 @@ class SmtpTarget(Target):
                f"recipients: {rcpts}\n"
         return head + self.mask(msg.as_string())
 
-    def _connect(self) -> smtplib.SMTP:
-        host, port, security = self.opts["host"], int(self.opts["port"]), self.opts["security"]
+    @functools.cached_property
+    def _tls(self) -> ssl.SSLContext:
+        # Built once per target, and only for TLS: loading the CA bundle is most of the CPU an
+        # email costs when it is done for every message.
         ctx = ssl.create_default_context(cafile=self.opts.get("ca_file") or None)
         if not self.opts.get("verify_tls", True):
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    def _connection(self) -> smtplib.SMTP:
+        """The connection this worker thread keeps to the server: checked with NOOP before each
+        message, opened again if it went away or sat idle too long."""
+        conn = self._conn
+        if conn is not None:
+            if time.monotonic() - self._used_at < IDLE_CLOSE:
+                try:
+                    if conn.noop()[0] == 250:
+                        return conn
+                except (OSError, smtplib.SMTPException):
+                    pass
+            self._drop()
+        self._conn = self._connect()
+        return self._conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.quit()
+            except (OSError, smtplib.SMTPException):
+                conn.close()
+
+    def close(self) -> None:
+        self._drop()
+
+    def _connect(self) -> smtplib.SMTP:
+        host, port, security = self.opts["host"], int(self.opts["port"]), self.opts["security"]
+        ctx = self._tls if security in ("tls", "starttls") else None
         timeout = self.config.timeout
         conn: smtplib.SMTP
         if security == "tls":
@@ -126,7 +169,7 @@ class SmtpTarget(Target):
             raise PermanentError("no recipients: 'to' and 'to_file' are empty")
         where = f"smtp://{self.opts['host']}:{self.opts['port']}"
         try:
-            conn = self._connect()
+            conn = self._connection()
         except smtplib.SMTPAuthenticationError as exc:
             raise TargetBroken(f"{where}: login refused: {exc.smtp_code} {_text(exc.smtp_error)}",
                                status=exc.smtp_code) from None
@@ -158,12 +201,12 @@ class SmtpTarget(Target):
                                      ) from None
             _check(code, resp, f"{where}: DATA")
         except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            self._drop()
             raise TransientError(f"{where}: connection lost before sending: {exc}") from None
-        finally:
-            try:
-                conn.quit()
-            except (OSError, smtplib.SMTPException):
-                conn.close()
+        except BaseException:
+            self._drop()  # after any failure, the next message starts on a fresh connection
+            raise
+        self._used_at = time.monotonic()
         return DeliveryResult(remote_id=msg["Message-ID"])
 
 

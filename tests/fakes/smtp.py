@@ -22,6 +22,13 @@ class Inbox:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Any] = []
         self.drop_after_data = 0  # accept the message, then drop the connection unanswered
+        self.sessions = 0  # EHLOs seen: one per connection a client opened
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
