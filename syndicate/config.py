@@ -198,7 +198,7 @@ def expand_env(value: Any, env: dict[str, str] | os._Environ[str]) -> Any:
     return value
 
 
-class _Section:
+class Section:
     """Typed reads from one TOML table, each error naming the full key."""
 
     def __init__(self, data: Any, where: str) -> None:
@@ -285,7 +285,7 @@ def webhook_secret(text: str | None, key: str) -> bytes | None:
 
 
 def _site(data: Any) -> SiteConfig:
-    s = _Section(data or {}, "site")
+    s = Section(data or {}, "site")
     cfg = SiteConfig(
         title=s.string("title", "syndicate"),
         url=s.url("url", "http://127.0.0.1:8080/"),
@@ -300,7 +300,7 @@ def _site(data: Any) -> SiteConfig:
 
 
 def _webhook(data: Any) -> WebhookConfig:
-    s = _Section(data or {}, "webhook")
+    s = Section(data or {}, "webhook")
     cfg = WebhookConfig(
         secret=webhook_secret(s.string("secret"), s.key("secret")),
         tolerance=s.duration("tolerance", 300.0),
@@ -310,7 +310,7 @@ def _webhook(data: Any) -> WebhookConfig:
     return cfg
 
 
-def _name(s: _Section, seen: set[str]) -> str:
+def _name(s: Section, seen: set[str]) -> str:
     name: str = s.string("name", required=True)
     if not _NAME.match(name):
         raise ConfigError(s.key("name"), f"use letters, digits, '-', '_' or '.', got {name!r}")
@@ -325,7 +325,7 @@ MIN_WEBHOOK_SECRET = 24  # bytes, as Standard Webhooks recommends (its own secre
 
 
 def _admin(data: Any) -> AdminConfig:
-    s = _Section(data or {}, "admin")
+    s = Section(data or {}, "admin")
     proxies = s.raw("trusted_proxies") or []
     if isinstance(proxies, str):
         proxies = [proxies]
@@ -353,7 +353,7 @@ def _admin(data: Any) -> AdminConfig:
 
 
 def _fetch(data: Any) -> FetchConfig:
-    s = _Section(data or {}, "fetch")
+    s = Section(data or {}, "fetch")
     cfg = FetchConfig(allow_private=s.flag("allow_private", False))
     s.unknown({"allow_private"})
     return cfg
@@ -366,7 +366,7 @@ def _sources(data: Any, fetch: FetchConfig) -> tuple[SourceConfig, ...]:
         raise ConfigError("sources", "expected [[sources]] tables")
     out, seen = [], set[str]()
     for i, raw in enumerate(data):
-        s = _Section(raw, f"sources[{i}]")
+        s = Section(raw, f"sources[{i}]")
         enabled = s.flag("enabled", True)
         name = _name(s, seen)
         s.where = f"sources[{name}]"
@@ -403,7 +403,7 @@ def _targets(data: Any) -> tuple[TargetConfig, ...]:
         raise ConfigError("targets", "expected [[targets]] tables")
     out, seen = [], set[str]()
     for i, raw in enumerate(data):
-        s = _Section(raw, f"targets[{i}]")
+        s = Section(raw, f"targets[{i}]")
         name = _name(s, seen)
         s.where = f"targets[{name}]"
         out.append(
@@ -421,7 +421,7 @@ def _targets(data: Any) -> tuple[TargetConfig, ...]:
 
 
 def _redis(data: Any, env: dict[str, str] | os._Environ[str]) -> RedisConfig:
-    s = _Section(data or {}, "redis")
+    s = Section(data or {}, "redis")
     cfg = RedisConfig(
         url=env.get("REDIS_URL") or s.string("url"),
         prefix=env.get(PREFIX_ENV) or s.string("prefix", DEFAULT_PREFIX),
@@ -431,7 +431,7 @@ def _redis(data: Any, env: dict[str, str] | os._Environ[str]) -> RedisConfig:
 
 
 def _worker(data: Any) -> WorkerConfig:
-    s = _Section(data or {}, "worker")
+    s = Section(data or {}, "worker")
     cfg = WorkerConfig(
         retry_base=s.duration("retry_base", 10.0),
         retry_cap=s.duration("retry_cap", 6 * 3600.0),
@@ -449,7 +449,7 @@ def parse(data: dict[str, Any], env: dict[str, str] | os._Environ[str] | None = 
           path: Path | None = None) -> Config:
     env = os.environ if env is None else env
     data = expand_env(data, env)
-    top = _Section(data, "")
+    top = Section(data, "")
     top.unknown({"site", "webhook", "sources", "targets", "redis", "worker", "fetch", "admin"})
     fetch = _fetch(data.get("fetch"))
     return Config(

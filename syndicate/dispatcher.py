@@ -15,6 +15,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from .config import Config, TargetConfig
@@ -31,7 +32,7 @@ from .errors import (
 )
 from .fulltext import FullText
 from .health import TargetHealth, credentials_digest
-from .ledger import Claim, Ledger
+from .ledger import Claim, ClaimOutcome, Ledger, State
 from .limiter import Limiter
 from .metrics import Metrics
 from .store import EntryStore
@@ -73,6 +74,17 @@ def backoff(attempts: int, base: float, cap: float, hint: float | None = None,
     return float(max(delay, hint or 0.0))
 
 
+class Next(StrEnum):
+    """What `decide` says happens after an attempt that did not deliver."""
+
+    FAILED = "failed"  # retried after a backoff
+    PENDING = "pending"  # our own rate limit: nothing was sent, no attempt spent
+    BROKEN = "broken"  # the target's credentials: every delivery to it waits
+    DEAD = "dead"
+    UNKNOWN = "unknown"  # the target may have it: a person settles it
+    BUSY = "busy"  # the claim was lost: the other worker decides
+
+
 @dataclass(frozen=True)
 class Decision:
     """What happens after an attempt that did not deliver.
@@ -82,7 +94,7 @@ class Decision:
     `dead`, `unknown` (the target may have it: a person settles it), `busy` (the claim was
     lost: the other worker decides)."""
 
-    state: str
+    state: Next
     message: str
     hint: float | None = None  # the platform's own wait (Retry-After), at least
     cool_down: float | None = None  # every worker holds off this target this long
@@ -94,23 +106,23 @@ def decide(exc: BaseException, *, safe_to_resend: bool, wired: bool, attempts: i
     message = exc.message if isinstance(exc, DeliveryError) else (
         str(exc) if isinstance(exc, LeaseLost) else f"{exc.__class__.__name__}: {exc}")
     if isinstance(exc, LeaseLost):
-        return Decision("busy", message)
+        return Decision(Next.BUSY, message)
     if isinstance(exc, RateLimited):
-        return Decision("pending", message, hint=exc.retry_after or 1.0)
+        return Decision(Next.PENDING, message, hint=exc.retry_after or 1.0)
     if isinstance(exc, TargetBroken):
-        return Decision("broken", message)
+        return Decision(Next.BROKEN, message)
     if isinstance(exc, PermanentError):
-        return Decision("dead", message)
-    retry = Decision("failed", message)
+        return Decision(Next.DEAD, message)
+    retry = Decision(Next.FAILED, message)
     if isinstance(exc, AmbiguousError):
         if not safe_to_resend:
-            return Decision("unknown", message)
+            return Decision(Next.UNKNOWN, message)
     elif isinstance(exc, TransientError):
-        retry = Decision("failed", message, hint=exc.retry_after, cool_down=exc.retry_after)
+        retry = Decision(Next.FAILED, message, hint=exc.retry_after, cool_down=exc.retry_after)
     elif not isinstance(exc, DeliveryError) and wired and not safe_to_resend:
-        return Decision("unknown", message)  # an adapter bug after the request left
+        return Decision(Next.UNKNOWN, message)  # an adapter bug after the request left
     if attempts >= max_attempts:
-        return Decision("dead", f"gave up after {attempts} attempts: {message}",
+        return Decision(Next.DEAD, f"gave up after {attempts} attempts: {message}",
                         cool_down=retry.cool_down)
     return retry
 
@@ -235,14 +247,15 @@ class Dispatcher:
         claim = self.ledger.claim(entry_id, target_name, lease=self.lease_for(cfg),
                                   safe_to_resend=adapter.safe_to_resend,
                                   entry_key=None if digest else self.store.keys.entry(entry_id))
-        if claim.outcome == "broken":
+        if claim.outcome == ClaimOutcome.BROKEN:
             if claim.credentials != self._credentials(adapter):
                 self.revive(target_name)  # the config was fixed
                 return self.deliver(entry_id, target_name, patient=patient)
-            self.ledger.set_state(entry_id, target_name, "failed", allowed_from=("pending", "failed"),
+            self.ledger.set_state(entry_id, target_name, State.FAILED,
+                                  allowed_from=(State.PENDING, State.FAILED),
                                   next_at=claim.when, last_error=f"target broken: {claim.broken}")
             return Outcome("waiting", retry_in=claim.when - time.time(), error=claim.broken)
-        if claim.outcome == "cooling":
+        if claim.outcome == ClaimOutcome.COOLING:
             wait = claim.when - time.time()
             if patient and wait <= adapter.max_sleep:
                 time.sleep(max(0.0, wait))
@@ -258,11 +271,11 @@ class Dispatcher:
         target_name, fence = cfg.name, claim.fence
         entry = self.digests.entry(entry_id) if digest else self.store.load(entry_id, claim.data)
         if entry is None:
-            return self._finish(entry_id, target_name, fence, "dead",
+            return self._finish(entry_id, target_name, fence, State.DEAD,
                                 "the entry is no longer in the store")
         updating = claim.op == "update" and bool(claim.remote_id)
         if updating and (not adapter.can_update or adapter.on_edit != "update"):
-            self.ledger.finish(entry_id, target_name, fence, "delivered", op="")
+            self.ledger.finish(entry_id, target_name, fence, State.DELIVERED, op="")
             return Outcome("delivered")
 
         wired = False
@@ -304,7 +317,7 @@ class Dispatcher:
                         result.drift, extra={"event": "delivery.drift", "entry": entry_id,
                                              "target": target_name})
         latency = time.time() - (entry.first_seen or started)
-        if not self.ledger.finish(entry_id, target_name, fence, "delivered",
+        if not self.ledger.finish(entry_id, target_name, fence, State.DELIVERED,
                                   remote_id=result.remote_id or claim.remote_id,
                                   remote_url=safe_url(result.remote_url), op="",
                                   last_error="", delivered_at=repr(time.time()),
@@ -328,31 +341,32 @@ class Dispatcher:
                attempts: int) -> Outcome:
         """Record what `decide` said."""
         target = cfg.name
-        if d.state == "busy":
+        if d.state == Next.BUSY:
             log.warning("%s", d.message)
             self.metrics.delivered(target, "busy", None)
             return Outcome("busy", attempted=True, error=d.message)
         if d.cool_down:
             self.health.cool_down(target, d.cool_down)
-        if d.state == "pending":  # our own count of the rate limit: nothing was sent
+        if d.state == Next.PENDING:  # our own count of the rate limit: nothing was sent
             wait = d.hint or 1.0
-            self.ledger.finish(entry_id, target, fence, "pending", next_at=time.time() + wait,
+            self.ledger.finish(entry_id, target, fence, State.PENDING, next_at=time.time() + wait,
                                refund=True, last_error=d.message,
                                counters=self.metrics.attempt(target, "pending"))
             return Outcome("pending", attempted=True, retry_in=wait, error=d.message)
-        if d.state == "broken":
+        if d.state == Next.BROKEN:
             until = self._mark_broken(adapter, d.message)
-            self.ledger.finish(entry_id, target, fence, "failed", next_at=until, refund=True,
+            self.ledger.finish(entry_id, target, fence, State.FAILED, next_at=until, refund=True,
                                last_error=f"target broken: {d.message}",
                                counters=self.metrics.attempt(target, "failed"))
             return Outcome("failed", attempted=True, retry_in=until - time.time(),
                            error=d.message)
-        if d.state in ("dead", "unknown"):
-            return self._finish(entry_id, target, fence, d.state, d.message)
+        if d.state in (Next.DEAD, Next.UNKNOWN):
+            return self._finish(entry_id, target, fence, State(d.state), d.message)
         return self._retry(cfg, entry_id, fence, attempts, d.message, d.hint)
 
-    def _finish(self, entry_id: str, target: str, fence: int, state: str, error: str) -> Outcome:
-        self.ledger.finish(entry_id, target, fence, state, last_error=error,  # type: ignore[arg-type]
+    def _finish(self, entry_id: str, target: str, fence: int, state: State, error: str
+                ) -> Outcome:
+        self.ledger.finish(entry_id, target, fence, state, last_error=error,
                            counters=self.metrics.attempt(target, state))
         log.warning("delivery %s -> %s %s: %s", entry_id, target, state, error, extra={
             "event": "delivery.outcome", "entry": entry_id, "target": target, "state": state})
@@ -362,7 +376,7 @@ class Dispatcher:
                hint: float | None) -> Outcome:
         w = self.config.worker
         delay = backoff(attempts, w.retry_base, w.retry_cap, hint)
-        self.ledger.finish(entry_id, cfg.name, fence, "failed", next_at=time.time() + delay,
+        self.ledger.finish(entry_id, cfg.name, fence, State.FAILED, next_at=time.time() + delay,
                            last_error=error, counters=self.metrics.attempt(cfg.name, "failed"))
         log.info("delivery %s -> %s failed (attempt %d), retry in %.1fs: %s", entry_id, cfg.name,
                  attempts, delay, error, extra={

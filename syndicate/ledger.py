@@ -23,27 +23,52 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 import redis
 
 from .keys import Keys
 from .redact import NONE, Redactor
 
-State = Literal["pending", "sending", "delivered", "failed", "dead", "unknown", "held"]
-STATES: tuple[State, ...] = ("pending", "sending", "delivered", "failed", "dead", "unknown", "held")
-FINAL: frozenset[str] = frozenset({"delivered", "dead", "unknown"})
+
+class State(StrEnum):
+    """A delivery record's state (the strings the Lua scripts and the API use)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    DEAD = "dead"
+    UNKNOWN = "unknown"
+    HELD = "held"
+
+
+STATES: tuple[State, ...] = tuple(State)
+
+
+class ClaimOutcome(StrEnum):
+    """What a claim answered, besides a record's final state (`delivered`, `dead`, `unknown`)."""
+
+    CLAIMED = "claimed"  # this caller owns the record now (it holds the fence)
+    EARLY = "early"  # not due yet
+    BUSY = "busy"  # another worker's lease runs
+    BROKEN = "broken"  # the target is marked broken and not due for a recheck
+    COOLING = "cooling"  # the target asked everyone to hold off (Retry-After)
+    MISSING = "missing"  # no such record
+FINAL: frozenset[str] = frozenset({State.DELIVERED, State.DEAD, State.UNKNOWN})
 
 # What a person may do to a delivery, and from which states: the one table the command line
 # and the status page both follow (syndicate/actions.py). `sending` is never among them: a
 # worker holds that record, and its claim decides.
 TRANSITIONS: dict[str, tuple[frozenset[str], State]] = {
     # send it (again): it failed, gave up, or may not have arrived
-    "retry": (frozenset({"failed", "dead", "unknown"}), "pending"),
+    "retry": (frozenset({State.FAILED, State.DEAD, State.UNKNOWN}), State.PENDING),
     # it is there (at a URL the person gives): nothing more to send
-    "resolve": (frozenset({"unknown", "dead", "failed", "pending"}), "delivered"),
+    "resolve": (frozenset({State.UNKNOWN, State.DEAD, State.FAILED, State.PENDING}),
+                State.DELIVERED),
     # never send it to this target
-    "give_up": (frozenset({"unknown", "failed", "pending"}), "dead"),
+    "give_up": (frozenset({State.UNKNOWN, State.FAILED, State.PENDING}), State.DEAD),
 }
 
 # The one place a ledger record is laid out; other scripts (digests) include it.
@@ -278,7 +303,7 @@ class Claim:
 
     @property
     def ok(self) -> bool:
-        return self.outcome == "claimed"
+        return self.outcome == ClaimOutcome.CLAIMED
 
 
 def member(entry_id: str, target: str) -> str:
@@ -316,7 +341,7 @@ class Ledger:
         return self.keys.delivery(entry_id, target)
 
     def create(self, entry_id: str, target: str, *, not_before: float | None = None,
-               due_at: float | None = None, state: State = "pending",
+               due_at: float | None = None, state: State = State.PENDING,
                now: float | None = None) -> bool:
         """Open the record (once: a second call changes nothing). Returns True if it was new.
 
@@ -353,13 +378,13 @@ class Ledger:
             args=[now, lease, member(entry_id, target), "1" if safe_to_resend else "0"],
         )
         outcome = _s(res[0])
-        if outcome == "claimed":
+        if outcome == ClaimOutcome.CLAIMED:
             return Claim(outcome, fence=int(res[1]), attempts=int(res[2]), op=_s(res[3]),
                          remote_id=_s(res[4]), data=_s(res[5]), broken=_s(res[6]))
-        if outcome == "broken":
+        if outcome == ClaimOutcome.BROKEN:
             return Claim(outcome, when=float(_s(res[2])), broken=_s(res[1]),
                          credentials=_s(res[3]))
-        if outcome in ("early", "busy", "cooling"):
+        if outcome in (ClaimOutcome.EARLY, ClaimOutcome.BUSY, ClaimOutcome.COOLING):
             return Claim(outcome, when=float(_s(res[1])))
         return Claim(outcome)
 

@@ -7,7 +7,6 @@ the config's own reader does, naming the key: `targets[devto].api_key: ...`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +32,9 @@ class Option:
 def read_options(spec: dict[str, Option], raw: dict[str, Any], where: str, *, kind: str,
                  can_update: bool, newsletter: bool) -> dict[str, Any]:
     """Check `raw` against `spec` (and the options every adapter has); fill the defaults."""
-    from ..config import MissingEnv
+    from ..config import Section  # the config's own typed reader: the same rules, the same words
 
+    section = Section(raw, where)
     known = set(spec) | {"tags", "footer", "on_edit"}
     if newsletter:
         known |= {"mode", "schedule", "timezone"}
@@ -44,9 +44,7 @@ def read_options(spec: dict[str, Option], raw: dict[str, Any], where: str, *, ki
                               f"unknown option for kind {kind!r} (known: {sorted(known)})")
     out: dict[str, Any] = {}
     for key, opt in spec.items():
-        value = raw.get(key)
-        if isinstance(value, MissingEnv):
-            raise ConfigError(f"{where}.{key}", f"environment variable {value.var} is not set")
+        value = section.raw(key)  # an unset ${VARIABLE} is named here
         if value is None or value == "":
             if opt.required:
                 raise ConfigError(f"{where}.{key}", f"is required for kind {kind!r}"
@@ -64,8 +62,8 @@ def read_options(spec: dict[str, Option], raw: dict[str, Any], where: str, *, ki
         if opt.choices and value not in opt.choices:
             raise ConfigError(f"{where}.{key}",
                               f"expected one of {list(opt.choices)}, got {value!r}")
-        if opt.url and not re.match(r"^https?://[^/\s]+", str(value)):
-            raise ConfigError(f"{where}.{key}", f"expected an http(s) URL, got {value!r}")
+        if opt.url:
+            section.url(key)  # the config's URL rule
         out[key] = value
     for key in ("tags", "footer", "on_edit"):
         if key in raw:
