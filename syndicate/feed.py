@@ -50,7 +50,8 @@ def _entry_id(entry: Entry) -> str:
     return entry.guid if re.match(r"^[a-z][a-z0-9+.-]*:", entry.guid or "") else entry.link
 
 
-def _generator(site: SiteConfig, fmt: str, entries: list[Entry]) -> FeedGenerator:
+def _generator(site: SiteConfig, fmt: str, entries: list[Entry],
+               empty_since: float | None = None) -> FeedGenerator:
     fg = FeedGenerator()
     home = site.url
     fg.id(home)
@@ -66,8 +67,9 @@ def _generator(site: SiteConfig, fmt: str, entries: list[Entry]) -> FeedGenerato
     fg.subtitle(xml_safe(site.description or site.title))
     fg.language(site.language)
     fg.generator("syndicate", version=__version__)
-    # An empty feed is as new as this rendering, not 1970.
-    newest = max((e.updated or e.published for e in entries), default=time.time())
+    # An empty feed is as old as the installation (when it first served), not 1970.
+    newest = max((e.updated or e.published for e in entries),
+                 default=empty_since or time.time())
     fg.updated(_dt(newest))
     fg.lastBuildDate(_dt(newest))
     if fmt == "rss":
@@ -146,18 +148,20 @@ def render_json(site: SiteConfig, entries: list[Entry]) -> bytes:
     return json.dumps(doc, ensure_ascii=False, indent=1).encode()
 
 
-def _xml(site: SiteConfig, fmt: str, entries: list[Entry]) -> bytes:
-    fg = _generator(site, fmt, entries)
+def _xml(site: SiteConfig, fmt: str, entries: list[Entry],
+         empty_since: float | None = None) -> bytes:
+    fg = _generator(site, fmt, entries, empty_since)
     return bytes(fg.rss_str(pretty=False) if fmt == "rss" else fg.atom_str(pretty=False))
 
 
-def render(site: SiteConfig, fmt: str, entries: list[Entry]) -> bytes:
+def render(site: SiteConfig, fmt: str, entries: list[Entry], *,
+           empty_since: float | None = None) -> bytes:
     """The feed's bytes. An entry that cannot be written (whatever the reason) is left out,
     with a log line: a reader feed never answers 500 because of one post."""
     if fmt == "json":
         return render_json(site, entries)
     try:
-        return _xml(site, fmt, entries)
+        return _xml(site, fmt, entries, empty_since)
     except Exception:
         good = []
         for e in entries:  # only on failure: find the entries that cannot be written
@@ -200,6 +204,7 @@ class FeedCache:
         self._cache: dict[str, Rendered] = {}
         self._lock = threading.Lock()
         self._state: tuple[float, FeedState] | None = None
+        self.started = store.started()
         self.renders = 0
 
     def _feed_state(self) -> FeedState:
@@ -217,7 +222,8 @@ class FeedCache:
             cached = self._cache.get(fmt)
             if cached is not None and cached.version == state.version:
                 return cached
-            body = render(self.site, fmt, self.store.latest(self.site.feed_size))
+            body = render(self.site, fmt, self.store.latest(self.site.feed_size),
+                          empty_since=self.started)
             self.renders += 1
             digest = hashlib.sha256(body).hexdigest()[:24]
             changed = _dt(state.changed_at) if state.changed_at else datetime.now(UTC)

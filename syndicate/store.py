@@ -180,6 +180,14 @@ class EntryStore:
         version, changed_at = self.r.hmget(self.keys.feed_state, "version", "changed_at")
         return FeedState(int(version or 0), float(changed_at or 0.0))
 
+    def started(self, now: float | None = None) -> float:
+        """When this installation first served its feed (set once, then read)."""
+        now = time.time() if now is None else now
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hsetnx(self.keys.feed_state, "started", repr(now))
+        pipe.hget(self.keys.feed_state, "started")
+        return float(pipe.execute()[1] or now)
+
     def known(self, entries: list[Entry]) -> list[bool]:
         """Whether the store already has each entry (by any identity), in one round trip."""
         pipe = self.r.pipeline(transaction=False)

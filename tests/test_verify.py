@@ -63,15 +63,19 @@ def test_a_stripped_iframe_is_drift_shown_everywhere(make_runtime, wordpress) ->
     assert len(wordpress.posts) == 1
 
 
-@pytest.mark.parametrize("kind", ["wordpress", "devto", "ghost"])
-def test_kept_copies_are_verified(make_runtime, wordpress, devto, ghost, kind) -> None:
+@pytest.mark.parametrize("kind", ["wordpress", "devto", "ghost", "hashnode"])
+def test_kept_copies_are_verified(make_runtime, wordpress, devto, ghost, hashnode, kind) -> None:
     from .fakes.ghost import ADMIN_KEY
+    from .fakes.hashnode import PUBLICATION
+    from .fakes.hashnode import TOKEN as HASHNODE_TOKEN
 
     targets = {"wordpress": wp_target(wordpress),
                "devto": {"name": "wp", "kind": "devto", "api_key": API_KEY,
                          "base_url": devto.url},
                "ghost": {"name": "wp", "kind": "ghost", "admin_url": ghost.url,
-                         "admin_key": ADMIN_KEY}}
+                         "admin_key": ADMIN_KEY},
+               "hashnode": {"name": "wp", "kind": "hashnode", "token": HASHNODE_TOKEN,
+                            "publication_id": PUBLICATION, "base_url": hashnode.url}}
     rt, _ = make_runtime(targets=[targets[kind]])
     eid = new_entry(rt)
     assert rt.dispatcher.deliver(eid, "wp").state == "delivered"

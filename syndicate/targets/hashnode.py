@@ -18,12 +18,19 @@ import requests
 from .. import content, identity
 from ..entry import Entry
 from ..errors import PermanentError, TargetBroken, TransientError
+from ..verify import Copy
 from .base import Attempt, DeliveryResult
 from .http import HttpTarget
 from .options import Option
 
 PAGE = 20
 TAGS_MAX = 5
+
+POST_QUERY = """
+query Post($id: ID!) {
+  post(id: $id) { id title content { markdown } }
+}
+"""
 
 POSTS_QUERY = """
 query Posts($id: ObjectId!, $first: Int!, $after: String) {
@@ -105,6 +112,13 @@ class HashnodeTarget(HttpTarget):
             if not info.get("hasNextPage"):
                 return None
             after = info.get("endCursor")
+
+    def sent_copy(self, entry: Entry) -> Copy:
+        return Copy(content.shorten(entry.title, 250), self.body_markdown(entry))
+
+    def read_back(self, remote_id: str) -> Copy | None:
+        post = (self.graphql(POST_QUERY, {"id": remote_id}) or {}).get("post") or {}
+        return Copy(post.get("title") or "", (post.get("content") or {}).get("markdown") or "")
 
     def post_input(self, entry: Entry) -> dict[str, Any]:
         tags = self.tags(entry, limit=TAGS_MAX, normalise=str.strip)

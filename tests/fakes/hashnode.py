@@ -39,6 +39,11 @@ class HashnodeServer(Platform):
             return self.write(request, lambda: self._update(variables.get("input") or {}))
         if "publication(" in query:
             return self._posts(variables)
+        if "post(id:" in query:
+            post = next((p for p in self.posts if p["id"] == variables.get("id")), None)
+            return Reply(200, {"data": {"post": post and {
+                "id": post["id"], "title": post.get("title", ""),
+                "content": {"markdown": post.get("contentMarkdown", "")}}}})
         return gql_error("BAD_USER_INPUT", "Unknown operation.")
 
     def _validate(self, data: dict[str, Any]) -> Reply | None:
