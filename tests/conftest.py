@@ -26,6 +26,7 @@ from .fakes.ghost import GhostServer
 from .fakes.hashnode import HashnodeServer
 from .fakes.listmonk import ListmonkServer
 from .fakes.mailchimp import MailchimpServer
+from .fakes.mastodon import MastodonServer
 from .fakes.medium import MediumServer
 from .fakes.smtp import SmtpServer
 from .fakes.wordpress import WordpressServer
@@ -109,6 +110,7 @@ wordpress = _serve(WordpressServer)
 buttondown = _serve(ButtondownServer)
 mailchimp = _serve(MailchimpServer)
 listmonk = _serve(ListmonkServer)
+mastodon = _serve(MastodonServer)
 
 
 @pytest.fixture

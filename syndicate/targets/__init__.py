@@ -15,6 +15,7 @@ from .hashnode import HashnodeTarget
 from .http import HttpTarget
 from .listmonk import ListmonkTarget
 from .mailchimp import MailchimpTarget
+from .mastodon import MastodonTarget
 from .medium import MediumTarget
 from .options import Option
 from .smtp import SmtpTarget
@@ -24,7 +25,8 @@ from .wordpress import WordpressTarget
 registry: dict[str, type[Target]] = {
     cls.kind: cls for cls in (SmtpTarget, WebhookTarget, DevtoTarget, MediumTarget,
                               HashnodeTarget, GhostTarget, WordpressTarget, ButtondownTarget,
-                              MailchimpTarget, ListmonkTarget, GhostNewsletterTarget)
+                              MailchimpTarget, ListmonkTarget, GhostNewsletterTarget,
+                              MastodonTarget)
 }
 
 
