@@ -380,7 +380,7 @@ def beat(config_path: str | None) -> None:
 def poll(config_path: str | None, source: str | None) -> None:
     """Poll SOURCE (or every enabled source) now; new entries are queued for delivery."""
     rt = runtime_for(config_path)
-    names = [source] if source else [s.name for s in rt.config.enabled_sources]
+    names = [source] if source else [s.name for s in rt.config.polled_sources]
     failed = False
     for name in names:  # every source is polled, whatever happened to the one before
         try:

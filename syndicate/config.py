@@ -70,6 +70,8 @@ class SourceConfig:
     flood_limit: int = 5
     websub: bool = True
     allow_private: bool = False  # fetch from loopback/private addresses (local use, tests)
+    kind: str = "feed"  # "feed", or "ghost_webhook": Ghost pushes each post (POST /hooks/ghost)
+    secret: bytes | None = None  # ghost_webhook: the secret Ghost signs with
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,11 @@ class Config:
     @property
     def enabled_sources(self) -> list[SourceConfig]:
         return [s for s in self.sources if s.enabled]
+
+    @property
+    def polled_sources(self) -> list[SourceConfig]:
+        """The enabled sources with a feed to poll (a Ghost webhook source may have none)."""
+        return [s for s in self.sources if s.enabled and s.url]
 
     @property
     def enabled_targets(self) -> list[TargetConfig]:
@@ -230,7 +237,7 @@ class Section:
 
     def url(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
         value = self.string(name, default, required=required)
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+        if value and not re.match(r"^https?://[^/\s]+", value):
             raise ConfigError(self.key(name), f"expected an http(s) URL, got {value!r}")
         return value
 
@@ -373,10 +380,21 @@ def _sources(data: Any, fetch: FetchConfig) -> tuple[SourceConfig, ...]:
         if not enabled:
             out.append(SourceConfig(name=name, url=str(raw.get("url") or ""), enabled=False))
             continue
+        kind = s.string("kind", "feed")
+        if kind not in ("feed", "ghost_webhook"):
+            raise ConfigError(s.key("kind"), f"expected 'feed' or 'ghost_webhook', got {kind!r}")
+        secret = webhook_secret(s.string("secret"), s.key("secret"))
+        if kind == "ghost_webhook" and secret is None:
+            raise ConfigError(s.key("secret"), "is required for a ghost_webhook source (the "
+                              "secret set on the webhook in Ghost's admin)")
         out.append(
             SourceConfig(
                 name=name,
-                url=s.url("url", required=True),
+                # A Ghost webhook source needs no feed; given one, it is polled as well.
+                url=s.url("url", "" if kind == "ghost_webhook" else None,
+                          required=kind == "feed"),
+                kind=kind,
+                secret=secret,
                 poll_interval=max(s.duration("poll_interval", 300.0), 1.0),
                 backfill=s.flag("backfill", False),
                 timeout=s.duration("timeout", 20.0),
@@ -387,7 +405,7 @@ def _sources(data: Any, fetch: FetchConfig) -> tuple[SourceConfig, ...]:
             )
         )
         s.unknown({"name", "url", "poll_interval", "backfill", "enabled", "timeout",
-                   "max_bytes", "flood_limit", "websub", "allow_private"})
+                   "max_bytes", "flood_limit", "websub", "allow_private", "kind", "secret"})
     return tuple(out)
 
 

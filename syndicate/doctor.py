@@ -33,7 +33,11 @@ class Check:
 def run(rt: Runtime) -> Iterator[Check]:
     yield from _redis(rt)
     for src in rt.config.enabled_sources:
-        yield _source(rt.config, src.name)
+        if src.url:
+            yield _source(rt.config, src.name)
+        else:
+            yield Check(True, f"source {src.name}", "a Ghost webhook source: Ghost pushes each "
+                        "post to POST /hooks/ghost?source=" + src.name)
     for cfg in rt.config.enabled_targets:
         yield _target(rt, cfg.name)
 

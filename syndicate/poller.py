@@ -261,7 +261,7 @@ class Poller:
 
         want = normalize_url(url)
         best: tuple[int, SourceConfig] | None = None
-        for src in self.config.enabled_sources:
+        for src in self.config.polled_sources:
             if normalize_url(src.url) == want:
                 return src
             site = normalize_url(self.state(src.name).get("site_link") or "")

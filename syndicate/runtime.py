@@ -23,6 +23,7 @@ from . import status, targets, websub
 from .config import Config
 from .digest import Digests
 from .dispatcher import Dispatcher, Queue
+from .entry import Entry
 from .errors import UnknownEntryError
 from .fulltext import FullText
 from .health import TargetHealth
@@ -105,6 +106,20 @@ class Runtime:
             self.check_websub(source)
         return result
 
+    def accept(self, entry: Entry) -> tuple[str, str]:
+        """A post pushed to us (a Ghost webhook): stored as a poll would store it, then sent on
+        (new) or updated where it was sent (edited). The same post seen later in the feed is
+        the same entry."""
+        entry_id, status = self.store.upsert(entry, deliver=True)
+        if status == "new":
+            log.info("new entry %s: %s", entry_id, entry.title, extra={
+                "event": "entry.new", "entry": entry_id, "source": entry.source,
+                "link": entry.link})
+            self.dispatcher.fan_out(entry_id)
+        elif status == "changed":
+            self.dispatcher.edited(entry_id)
+        return entry_id, status
+
     def check_websub(self, source: str) -> bool:
         """Subscribe to the source's WebSub hub if it has one and we are not subscribed."""
         src = self.config.source(source)
@@ -144,7 +159,7 @@ class Runtime:
         failed is polled at once, not when a due time saved by an earlier run comes round
         (after fixing a config and restarting, nothing would happen for minutes)."""
         now_due = []
-        for src in self.config.enabled_sources:
+        for src in self.config.polled_sources:
             state = self.poller.state(src.name)
             if not state or state.get("url") != src.url or state.get("last_error"):
                 self.redis.delete(self.keys.poll_due(src.name))
@@ -154,7 +169,7 @@ class Runtime:
     def tick(self) -> dict[str, int]:
         """The scheduler's heartbeat: enqueue the polls that are due, wake due deliveries."""
         polls = 0
-        for src in self.config.enabled_sources:
+        for src in self.config.polled_sources:
             if self.poller.claim_due(src):
                 self.queue.poll(src.name)
                 polls += 1
@@ -162,7 +177,7 @@ class Runtime:
         woken += self.dispatcher.reconcile()
         digests = self.dispatcher.close_digests()
         if self.redis.set(self.keys.websub_check, "1", nx=True, ex=3600):  # leases: hourly
-            for src in self.config.enabled_sources:
+            for src in self.config.polled_sources:
                 self.check_websub(src.name)
         return {"polls": polls, "deliveries": woken, "digests": digests}
 

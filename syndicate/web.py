@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 from flask import Flask, Response, jsonify, request
 
-from . import admin, signing, websub
+from . import admin, ghosthook, signing, websub
 from .feed import FORMATS, FeedCache
 from .runtime import Runtime
 
@@ -160,6 +160,33 @@ def create_app(rt: Runtime, *, feed_freshness: float = 1.0, exposed: bool = Fals
         rt.queue.poll(src.name)
         log.info("publish webhook %s: polling %s", msg_id, src.name)
         return _accepted({"status": "accepted", "source": src.name, "webhook_id": msg_id})
+
+    @app.post("/hooks/ghost")
+    def ghost_hook() -> Response:
+        """Ghost's `post.published` / `post.published.edited` webhook: the post is in the
+        request, so it is stored and sent on now, with no poll."""
+        name = request.args.get("source", "")
+        hooked = [s for s in rt.config.enabled_sources if s.kind == "ghost_webhook"]
+        src = rt.config.source(name) if name else (hooked[0] if len(hooked) == 1 else None)
+        if src is None or not src.enabled or src.kind != "ghost_webhook" or not src.secret:
+            return _error(404, "no Ghost webhook source by that name: add one with kind = "
+                               "\"ghost_webhook\" and ?source=NAME in the webhook's URL")
+        body = request.get_data(cache=False)
+        try:
+            ghosthook.verify(src.secret, request.headers.get("X-Ghost-Signature", ""), body)
+        except ghosthook.GhostSignatureError as exc:
+            log.warning("ghost webhook for %s refused: %s", src.name, exc)
+            return _error(401, f"signature refused: {exc}")
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            return _error(400, "body is not JSON: expected Ghost's {\"post\": {\"current\": ...}}")
+        entry = ghosthook.entry_from(payload, src.name)
+        if entry is None:
+            return _accepted({"status": "ignored", "source": src.name,
+                              "why": "not a published post"})
+        entry_id, status = rt.accept(entry)
+        return _accepted({"status": status, "source": src.name, "entry_id": entry_id})
 
     @app.get("/websub/<name>")
     def websub_verify(name: str) -> Response:
