@@ -224,6 +224,32 @@ def init(source_url: str | None, target_kind: str | None, settings: tuple[str, .
 
 @main.command()
 @config_option
+@click.option("--json", "as_json", is_flag=True, help="The same plan as GET /api/plan.")
+def plan(config_path: str | None, as_json: bool) -> None:
+    """The next run as a dry run: what each poll would find, what each target would be sent,
+    updated or skip. Sends nothing, writes nothing."""
+    from . import plan as plan_mod
+
+    made = plan_mod.make(runtime_for(config_path))
+    if as_json:
+        click.echo(json.dumps(made.as_dict(), indent=2, ensure_ascii=False))
+        return
+    for s in made.sources:
+        line = f"source {s.source}: {s.status}"
+        if s.new or s.changed or s.held:
+            line += f" ({len(s.new)} new, {len(s.changed)} changed, {len(s.held)} held)"
+        click.echo(line + (f": {s.error}" if s.error else ""))
+        for title in s.held:
+            click.echo(f"  held    {title}")
+    if not made.targets:
+        click.echo("nothing to send")
+    for t in made.targets:
+        click.echo(f"{t.action:<7} {t.target:<14} {t.entry[:60]}" + (f"  ({t.why})" if t.why
+                                                                     else ""))
+
+
+@main.command()
+@config_option
 @click.argument("part", type=click.Choice(["worker", "beat"]))
 def healthcheck(config_path: str | None, part: str) -> None:
     """Exit 0 if a PART (worker or beat) on this host checked in within 30 s (for containers)."""

@@ -17,6 +17,7 @@ import redis
 import requests
 
 from .config import Config, SourceConfig
+from .entry import Entry
 from .errors import FeedError, FetchError, UnknownSourceError
 from .fetch import fetch
 from .keys import Keys
@@ -61,6 +62,22 @@ if due > now then return 0 end
 redis.call('SET', KEYS[1], now + tonumber(ARGV[1]), 'PX', 2 * tonumber(ARGV[1]) + 60000)
 return 1
 """
+
+
+def flood_check(src: SourceConfig, entries: list[Entry], known: list[bool],
+                newest: float) -> tuple[set[int], str]:
+    """The flood breaker's decision for one poll: the entries it would hold (by `id()`), and
+    why, or an empty reason when none is held. Pure, so `plan` asks the same question.
+
+    A post dated after the newest the source already had is fresh: a crash that delayed a poll,
+    or a busy week, brings several of those, and none is held. What a rewrite, migration or guid
+    change brings back is history, dated before."""
+    history = {id(e) for e, k in zip(entries, known, strict=True)
+               if not k and not (newest and e.published > newest - FRESH_SLACK)}
+    if len(history) <= src.flood_limit:
+        return history, ""
+    return history, (f"flood breaker: {len(history)} old entries came back as new in one poll "
+                     f"of {src.name} (flood_limit = {src.flood_limit}); approve or discard them")
 
 
 @dataclass
@@ -185,17 +202,8 @@ class Poller:
         history: set[int] = set()  # entries the breaker may hold, by id()
         newest = float(state.get("newest") or 0)
         if deliver and not (first and src.backfill):
-            unknown = [e for e, k in zip(entries, self.store.known(entries), strict=True)
-                       if not k]
-            # A post dated after the newest the source already had is fresh: a crash that
-            # delayed a poll, or a busy week, brings several of those, and none is held. What
-            # a rewrite, migration or guid change brings back is history, dated before.
-            history = {id(e) for e in unknown
-                       if not (newest and e.published > newest - FRESH_SLACK)}
-            if len(history) > src.flood_limit:
-                hold = (f"flood breaker: {len(history)} old entries came back as new in one poll "
-                        f"of {src.name} (flood_limit = {src.flood_limit}); approve or discard "
-                        "them")
+            history, hold = flood_check(src, entries, self.store.known(entries), newest)
+            if hold:
                 result.status = "held"
                 log.warning("source %s: %s", src.name, hold)
         # Oldest first, so that targets receive posts in the order they were written.

@@ -250,6 +250,14 @@ def create_app(rt: Runtime, *, feed_freshness: float = 1.0, exposed: bool = Fals
                 items = [d for d in items if d[key] == request.args[key]]
         return jsonify(items)
 
+    @app.get("/api/plan")
+    @protected
+    def plan() -> Response:
+        """The next run as a dry run (`syndicate plan --json`): fetches, writes nothing."""
+        from . import plan as plan_mod
+
+        return jsonify(plan_mod.make(rt).as_dict())
+
     @app.get("/metrics")
     @protected
     def metrics() -> Response:
