@@ -16,7 +16,9 @@ from syndicate.web import create_app
 from .conftest import OUTBOUND_SECRET, fixture_bytes
 from .test_web import signed
 
-SIZES = {"worker_kill": dict(entries=120, every=3.0), "visibility": dict(entries=30),
+# Deliveries must still be running when the first fault lands (a second in): at the quick
+# size a slower target keeps them in flight long enough for the kills to matter.
+SIZES = {"worker_kill": dict(entries=300, every=3.0, latency=0.06), "visibility": dict(entries=30),
          "redis_kill": dict(entries=120, every=3.0), "commit_then_fail": dict(entries=100),
          "flaky_target": dict(entries=100), "two_schedulers": dict(seconds=8)}
 

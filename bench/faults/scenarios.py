@@ -38,9 +38,9 @@ def _targets(hook: CountingTarget, smtp: CountingSmtp | None, timeout: str = "1s
 
 
 def worker_kill(folder: Path, redis_url: str, *, entries: int = 1000, every: float = 3.0,
-                control: bool = False, timeout: float = 240.0) -> Result:
+                control: bool = False, timeout: float = 240.0, latency: float = 0.02) -> Result:
     """kill -9 the worker every few seconds while deliveries run; start it again each time."""
-    hook, smtp = CountingTarget(TargetBehaviour(latency=0.02)), CountingSmtp()
+    hook, smtp = CountingTarget(TargetBehaviour(latency=latency)), CountingSmtp()
     cluster = Cluster(redis_url, folder, _targets(hook, smtp), prefix="f-kill",
                       unsafe="acks_early,no_reconcile" if control else "")
     try:
