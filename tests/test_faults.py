@@ -18,7 +18,7 @@ from .test_web import signed
 
 # Deliveries must still be running when the first fault lands (a second in): at the quick
 # size a slower target keeps them in flight long enough for the kills to matter.
-SIZES = {"worker_kill": dict(entries=300, every=3.0, latency=0.06), "visibility": dict(entries=30),
+SIZES = {"worker_kill": dict(entries=400, every=2.0, latency=0.15), "visibility": dict(entries=30),
          "redis_kill": dict(entries=120, every=3.0), "commit_then_fail": dict(entries=100),
          "flaky_target": dict(entries=100), "two_schedulers": dict(seconds=8)}
 
