@@ -19,6 +19,7 @@ from syndicate.queue import MemoryQueue
 from syndicate.runtime import Runtime
 from syndicate.targets import check
 
+from .fakes.bluesky import BlueskyServer
 from .fakes.buttondown import ButtondownServer
 from .fakes.devto import DevtoServer
 from .fakes.feeds import FeedServer
@@ -111,6 +112,7 @@ buttondown = _serve(ButtondownServer)
 mailchimp = _serve(MailchimpServer)
 listmonk = _serve(ListmonkServer)
 mastodon = _serve(MastodonServer)
+bluesky = _serve(BlueskyServer)
 
 
 @pytest.fixture

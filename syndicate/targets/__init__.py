@@ -8,6 +8,7 @@ from ..config import Config, SiteConfig, TargetConfig
 from ..config import secrets as config_secrets
 from ..errors import ConfigError
 from .base import Attempt, DeliveryResult, Target
+from .bluesky import BlueskyTarget
 from .buttondown import ButtondownTarget
 from .devto import DevtoTarget
 from .ghost import GhostNewsletterTarget, GhostTarget
@@ -26,7 +27,7 @@ registry: dict[str, type[Target]] = {
     cls.kind: cls for cls in (SmtpTarget, WebhookTarget, DevtoTarget, MediumTarget,
                               HashnodeTarget, GhostTarget, WordpressTarget, ButtondownTarget,
                               MailchimpTarget, ListmonkTarget, GhostNewsletterTarget,
-                              MastodonTarget)
+                              MastodonTarget, BlueskyTarget)
 }
 
 
