@@ -82,3 +82,14 @@ def test_an_expired_session_is_refreshed_not_logged_in_again(make_runtime, blues
     assert bluesky.logins == 1 and len(bluesky.records) == 2
     (item, _) = [d for d in rt.deliveries() if d["target"] == "b"]
     assert item["verified"] is True
+
+
+def test_the_posts_image_goes_on_the_card(make_runtime, bluesky, feed_server) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000
+    image = feed_server.put("/img/diagram.png", png)
+    rt, _ = make_runtime(targets=[{"name": "b", **target(bluesky, allow_private=True)}])
+    eid = new_entry(rt, image=image)
+    assert drive(rt, eid, "b").state == "delivered"
+    (rec,) = bluesky.records.values()
+    thumb = rec["value"]["embed"]["external"].get("thumb")
+    assert bluesky.blobs == [png] and thumb and thumb["$type"] == "blob"

@@ -21,7 +21,8 @@ import requests
 
 from .. import content
 from ..entry import Entry
-from ..errors import PermanentError, TargetBroken
+from ..errors import PermanentError, SyndicateError, TargetBroken
+from ..fetch import fetch
 from ..identity import normalize_url, plain_text
 from ..verify import Copy
 from .base import Attempt, DeliveryResult
@@ -29,6 +30,7 @@ from .http import HttpTarget
 from .options import Option
 
 MAX_GRAPHEMES = 300
+THUMB_MAX = 1_000_000  # app.bsky.embed.external#external.thumb: maxSize
 _B32 = "234567abcdefghijklmnopqrstuvwxyz"  # the TID alphabet (base32-sortable)
 COLLECTION = "app.bsky.feed.post"
 
@@ -60,6 +62,8 @@ class BlueskyTarget(HttpTarget):
         "app_password": Option(str, required=True, secret=True,
                                help="Settings > Privacy and security > App passwords"),
         "language": Option(str),
+        "allow_private": Option(bool, default=False,
+                                help="fetch a post's image from a private address for the card"),
     }
 
     _session: dict[str, str] | None = None
@@ -164,7 +168,32 @@ class BlueskyTarget(HttpTarget):
             "embed": {"$type": "app.bsky.embed.external", "external": external}}
         if self.opts.get("language"):
             record["langs"] = [self.opts["language"]]
+        thumb = self.thumb(entry)
+        if thumb:
+            external["thumb"] = thumb
         return record
+
+    def thumb(self, entry: Entry) -> dict[str, Any] | None:
+        """The post's image for the card, uploaded with `uploadBlob` when it is small enough
+        (the lexicon's 1,000,000 bytes). Any failure leaves the card without it, never the
+        post unsent. The image URL comes from the feed: it is fetched through the guard."""
+        if not entry.image or self._previewing:
+            return None
+        try:
+            image = fetch(entry.image, timeout=15, max_bytes=THUMB_MAX,
+                          accept="image/*", allow_private=bool(self.opts.get("allow_private")))
+        except SyndicateError:
+            return None
+        kind = (image.content_type or "").split(";")[0].strip()
+        if not kind.startswith("image/") or not image.body:
+            return None
+        try:
+            resp = self.xrpc("POST", "com.atproto.repo.uploadBlob", data=image.body,
+                             headers={"Content-Type": kind})
+        except SyndicateError:
+            return None
+        blob = resp.json().get("blob")
+        return blob if isinstance(blob, dict) else None
 
     def find_existing(self, entry: Entry) -> DeliveryResult | None:
         return self._get(entry, self.rkey(entry, self.name))

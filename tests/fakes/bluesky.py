@@ -32,6 +32,7 @@ class BlueskyServer(Platform):
         self.access: set[str] = set()
         self.refresh: set[str] = set()
         self.logins = 0
+        self.blobs: list[bytes] = []
 
     @property
     def posts(self) -> list[dict[str, Any]]:  # type: ignore[override]
@@ -68,6 +69,13 @@ class BlueskyServer(Platform):
             return xrpc_error(400, "ExpiredToken", "Token has expired")
         if nsid == "com.atproto.repo.createRecord":
             return self.write(request, lambda: self._create(request))
+        if nsid == "com.atproto.repo.uploadBlob":
+            kind = request.headers.get("Content-Type") or ""
+            if not kind.startswith("image/") or len(request.body) > 1_000_000:
+                return xrpc_error(400, "InvalidRequest", "Invalid blob")
+            self.blobs.append(request.body)
+            return Reply(200, {"blob": {"$type": "blob", "ref": {"$link": "bafk" + secrets.token_hex(8)},
+                                        "mimeType": kind, "size": len(request.body)}})
         if nsid == "com.atproto.repo.getRecord":
             rec = self.records.get(request.query.get("rkey", ""))
             if rec is None:

@@ -40,5 +40,7 @@ class FeedServer(LoopbackServer):
         if self.honour_etag and request.headers.get("If-None-Match") == etag:
             self.conditional_hits += 1
             return Reply(304, b"", headers)
+        if body.startswith(b"\x89PNG"):  # an image beside the feeds (a post's picture)
+            return Reply(200, body, headers, content_type="image/png")
         ctype = "application/atom+xml" if b"<feed" in body[:2000] else "application/rss+xml"
         return Reply(200, body, headers, content_type=f"{ctype}; charset=UTF-8")
