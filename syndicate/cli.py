@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_DATA = Path(".syndicate")
 # The first targets `syndicate init` can write (syndicate.starter.TARGETS has their keys).
-INIT_TARGETS = ("buttondown", "devto", "ghost", "hashnode", "medium", "smtp", "webhook",
-                "wordpress")
+INIT_TARGETS = ("bluesky", "buttondown", "devto", "ghost", "hashnode", "mastodon", "medium",
+                "smtp", "webhook", "wordpress")
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -34,6 +34,8 @@ TARGETS: dict[str, list[tuple[str, str]]] = {
     "wordpress": [("base_url", '"${WORDPRESS_URL}"'), ("username", '"${WORDPRESS_USER}"'),
                   ("app_password", '"${WORDPRESS_APP_PASSWORD}"')],
     "buttondown": [("api_key", '"${BUTTONDOWN_API_KEY}"')],
+    "mastodon": [("base_url", '"${MASTODON_URL}"'), ("token", '"${MASTODON_TOKEN}"')],
+    "bluesky": [("handle", '"${BLUESKY_HANDLE}"'), ("app_password", '"${BLUESKY_APP_PASSWORD}"')],
 }
 _VAR = re.compile(r"\$\{([A-Z_]+)\}")
 

@@ -173,3 +173,9 @@ def test_an_empty_feed_is_dated_when_the_service_first_started(make_runtime) -> 
     updated = datetime.fromisoformat(doc.findtext("{http://www.w3.org/2005/Atom}updated"))
     assert updated.year == datetime.now(UTC).year
     assert abs(updated.timestamp() - started) < 1  # when the installation first served
+
+
+def test_init_knows_every_first_target() -> None:
+    from syndicate import cli, starter
+
+    assert set(cli.INIT_TARGETS) == set(starter.TARGETS)
