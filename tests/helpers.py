@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from syndicate.entry import Entry
@@ -55,3 +60,66 @@ def drive(rt: Any, eid: str, target: str, *, tries: int = 6) -> Any:
             return outcome
         rt.redis.hset(rt.keys.delivery(eid, target), "next_at", 0)
     return outcome
+
+
+@contextlib.contextmanager
+def dripping(head: bytes, drip: bytes, every: float) -> Iterator[str]:
+    """A server on loopback that answers with `head`, then `drip` a byte at a time every
+    `every` seconds, for ever: what a slow or hostile server does. Yields its URL."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        conn.recv(4096)
+        try:
+            conn.sendall(head)
+            for byte in itertools.cycle(drip):
+                if stop.is_set():
+                    break
+                conn.sendall(bytes([byte]))
+                time.sleep(every)
+        except OSError:
+            return
+        finally:
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{srv.getsockname()[1]}/feed"
+    finally:
+        stop.set()
+        srv.close()
+
+
+def deliver_fixture_posts(rt: Any, target: str) -> list[str]:
+    """Every post of the sample feeds, stored and delivered to `target` until final; the ids.
+    The excerpt-only post's page is on an .example host: its full text is given here."""
+    from syndicate.parse import parse_feed
+
+    from .conftest import fixture_bytes
+
+    posts = [*parse_feed(fixture_bytes("blogger-atom.xml"), "https://b.example/f",
+                         "blogger").entries,
+             *parse_feed(fixture_bytes("wordpress-rss.xml"), "https://w.example/f",
+                         "wordpress").entries]
+    ids = []
+    for entry in posts:
+        eid, status = rt.store.upsert(entry)
+        if status == "new":
+            if entry.excerpt_only:
+                rt.redis.set(rt.keys.fulltext(eid), entry.summary + "<p>And the rest.</p>")
+            rt.dispatcher.fan_out(eid)
+            ids.append(eid)
+    for eid in ids:
+        out = drive(rt, eid, target)
+        assert out.state == "delivered", (eid, rt.ledger.get(eid, target))
+    return ids
+
+
+def sent_body(rt: Any, eid: str) -> str:
+    """What was sent as the body: the full text for an excerpt-only post."""
+    full = rt.redis.get(rt.keys.fulltext(eid))
+    return full.decode() if full else rt.store.get(eid).body_html

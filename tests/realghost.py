@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tarfile
 import tempfile
@@ -23,13 +22,12 @@ from typing import Any
 
 import requests
 
+from .fakes.smtp import free_port
+from .realproxy import Unavailable
+
 VERSION = "5.130.6"  # the last Ghost 5: Ghost 6 needs Node 22
 CACHE = Path(os.environ.get("SYNDICATE_TEST_CACHE")
              or Path.home() / ".cache" / "syndicate-tests") / f"ghost-{VERSION}"
-
-
-class Unavailable(Exception):
-    """Ghost cannot run here; the message says what is missing."""
 
 
 def _run(argv: list[str], cwd: Path, timeout: float) -> None:
@@ -71,12 +69,6 @@ def install() -> Path:
         return CACHE
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RealGhost:

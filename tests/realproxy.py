@@ -1,4 +1,6 @@
-"""A pass-through proxy in front of a real platform (WordPress, Ghost), so the shared adapter
+"""What the real-platform tests share: `Unavailable` and `started` (skip, or fail where CI
+requires the real platforms), and a pass-through proxy in front of a real platform (WordPress,
+Ghost), so the shared adapter
 contract can script what no real server does on demand: a 429, a 500, a write that commits and
 then drops the connection, a web server that strips `Authorization`.
 
@@ -7,12 +9,31 @@ target's base URL names; `posts` reads the platform's posts as its test module k
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+import pytest
 import requests
 
 from .fakes.http import LoopbackServer, Reply, Request
+
+T = TypeVar("T")
+
+
+class Unavailable(Exception):
+    """The real platform cannot run here; the message says what is missing."""
+
+
+def started(what: str, start: Callable[[], T]) -> T:
+    """`start()`'s platform, or a skip with the reason; a failure where CI sets
+    SYNDICATE_REQUIRE_REAL_PLATFORMS=1 (it installs them: there they must run)."""
+    try:
+        return start()
+    except Unavailable as exc:
+        if os.environ.get("SYNDICATE_REQUIRE_REAL_PLATFORMS") == "1":
+            pytest.fail(f"a real {what} is required here and cannot run: {exc}")
+        pytest.skip(f"no real {what}: {exc}")
 
 
 class FaultProxy:

@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from .fakes.smtp import free_port
+from .realproxy import Unavailable
 
 WP = Path("/usr/share/wordpress")
 CONFIG_DIR = Path("/etc/wordpress")
@@ -56,16 +58,6 @@ $author = WP_Application_Passwords::create_new_application_password($uid, array(
 ob_end_clean();
 echo json_encode(array('admin' => $admin[0], 'author' => $author[0]));
 """
-
-
-class Unavailable(Exception):
-    """WordPress cannot run here; the message says what is missing."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _mysql(sql: str) -> None:

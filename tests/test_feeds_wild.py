@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import socket
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -23,6 +21,8 @@ from syndicate.errors import FeedError, FetchError
 from syndicate.fetch import fetch
 from syndicate.parse import parse_feed
 from syndicate.web import create_app
+
+from .helpers import dripping
 
 DESC = ("In this episode we talk about entropy, minds and machines, and why order is only ever "
         "kept while energy flows in. A long shared description, the same for every episode of "
@@ -168,32 +168,10 @@ def test_the_same_post_on_two_blogs_is_still_one(make_runtime, feed_server) -> N
 
 # 4 -------------------------------------------------------------------------------------------
 def test_slow_headers_cannot_hold_a_poll_past_its_deadline() -> None:
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen()
-    stop = threading.Event()
-
-    def drip() -> None:
-        conn, _ = srv.accept()
-        conn.recv(4096)
-        for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nX-Slow: " + b"a" * 500:
-            if stop.is_set():
-                break
-            try:
-                conn.sendall(bytes([byte]))
-            except OSError:
-                return
-            time.sleep(0.05)
-        conn.close()
-
-    threading.Thread(target=drip, daemon=True).start()
-    try:
-        with pytest.raises(FetchError, match="took longer than 1s"):
-            fetch(f"http://127.0.0.1:{srv.getsockname()[1]}/feed", timeout=1.0,
-                  allow_private=True)
-    finally:
-        stop.set()
-        srv.close()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+    with dripping(head, b"X-Slow: aaaaaaaa", 0.05) as url, \
+            pytest.raises(FetchError, match="took longer than 1s"):
+        fetch(url, timeout=1.0, allow_private=True)
 
 
 # 5 -------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ SYNDICATE_REQUIRE_REAL_PLATFORMS=1, which turns a skip into a failure.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,27 +19,20 @@ from typing import Any
 import pytest
 
 from syndicate.identity import normalize_url
-from syndicate.parse import parse_feed
 
 from .adapter_contract import AdapterContract, Case
-from .conftest import fixture_bytes
 from .fakes.http import Reply
 from .fidelity import kept
-from .helpers import drive, edit_entry, new_entry
-from .realghost import RealGhost, Unavailable
-from .realproxy import FaultProxy
+from .helpers import deliver_fixture_posts, drive, edit_entry, new_entry, sent_body
+from .realghost import RealGhost
+from .realproxy import FaultProxy, started
 
 WRONG_KEY = "0123456789abcdef01234567:" + "ab" * 32
 
 
 @pytest.fixture(scope="session")
 def real_ghost() -> Iterator[RealGhost]:
-    try:
-        ghost = RealGhost().start()
-    except Unavailable as exc:
-        if os.environ.get("SYNDICATE_REQUIRE_REAL_PLATFORMS") == "1":
-            pytest.fail(f"a real Ghost is required here and cannot run: {exc}")
-        pytest.skip(f"no real Ghost: {exc}")
+    ghost = started("Ghost", RealGhost().start)
     yield ghost
     ghost.stop()
 
@@ -93,27 +85,14 @@ class TestRealGhostContract(AdapterContract):
 
 def test_every_fixture_post_read_back(make_runtime, ghost: RealGhost) -> None:
     rt, _ = make_runtime(targets=[{"name": "g", **target(ghost.url, ghost)}])
-    posts = [*parse_feed(fixture_bytes("blogger-atom.xml"), "https://b.example/f", "blogger").entries,
-             *parse_feed(fixture_bytes("wordpress-rss.xml"), "https://w.example/f", "wordpress"
-                         ).entries]
-    ids = []
-    for entry in posts:
-        eid, status = rt.store.upsert(entry)
-        if status == "new":
-            if entry.excerpt_only:  # its page is on an .example host: give its full text here
-                rt.redis.set(rt.keys.fulltext(eid), entry.summary + "<p>And the rest.</p>")
-            rt.dispatcher.fan_out(eid)
-            ids.append(eid)
-    for eid in ids:
-        assert drive(rt, eid, "g").state == "delivered", rt.ledger.get(eid, "g")
+    ids = deliver_fixture_posts(rt, "g")
     copies = {normalize_url(p["canonical_url"]): p for p in ghost.posts()}
     assert len(copies) == len(ids)
     for eid in ids:
         entry = rt.store.get(eid)
         post = copies[normalize_url(entry.link)]
         assert post["title"] == entry.title
-        full = rt.redis.get(rt.keys.fulltext(eid))  # what was sent for an excerpt-only post
-        sent = full.decode() if full else entry.body_html
+        sent = sent_body(rt, eid)
         if sent:
             score = kept(sent, post["html"])
             assert all(v == 1.0 for v in score.values()), (entry.title, score)

@@ -12,7 +12,6 @@ SYNDICATE_REQUIRE_REAL_PLATFORMS=1, which turns a skip into a failure.
 from __future__ import annotations
 
 import html
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -21,25 +20,17 @@ from typing import Any
 import pytest
 import requests
 
-from syndicate.parse import parse_feed
-
 from .adapter_contract import AdapterContract, Case
-from .conftest import fixture_bytes
 from .fakes.http import Reply
 from .fidelity import kept
-from .helpers import drive, edit_entry, new_entry
-from .realproxy import FaultProxy
-from .realwp import RealWordPress, Unavailable
+from .helpers import deliver_fixture_posts, drive, edit_entry, new_entry, sent_body
+from .realproxy import FaultProxy, started
+from .realwp import RealWordPress
 
 
 @pytest.fixture(scope="session")
 def real_wp() -> Iterator[RealWordPress]:
-    try:
-        wp = RealWordPress().start()
-    except Unavailable as exc:
-        if os.environ.get("SYNDICATE_REQUIRE_REAL_PLATFORMS") == "1":
-            pytest.fail(f"a real WordPress is required here and cannot run: {exc}")
-        pytest.skip(f"no real WordPress: {exc}")
+    wp = started("WordPress", RealWordPress().start)
     yield wp
     wp.stop()
 
@@ -98,29 +89,14 @@ class TestRealWordpressContract(AdapterContract):
 
 def test_every_fixture_post_once(make_runtime, wp: RealWordPress) -> None:
     rt, _ = make_runtime(targets=[{"name": "wp", **target(wp.url, wp)}])
-    posts = [*parse_feed(fixture_bytes("blogger-atom.xml"), "https://b.example/f", "blogger").entries,
-             *parse_feed(fixture_bytes("wordpress-rss.xml"), "https://w.example/f", "wordpress"
-                         ).entries]
-    ids = []
-    for entry in posts:
-        eid, status = rt.store.upsert(entry)
-        assert status in ("new", "alias")
-        if status == "new":
-            if entry.excerpt_only:  # its page is on an .example host: give its full text here
-                rt.redis.set(rt.keys.fulltext(eid), entry.summary + "<p>And the rest.</p>")
-            rt.dispatcher.fan_out(eid)
-            ids.append(eid)
-    for eid in ids:
-        out = drive(rt, eid, "wp")
-        assert out.state == "delivered", (eid, rt.ledger.get(eid, "wp"))
+    ids = deliver_fixture_posts(rt, "wp")
     copies = {footer_link(p): p for p in wp.posts()}
     assert len(copies) == len(ids) == len(wp.posts())  # each post once
     for eid in ids:
         entry = rt.store.get(eid)
         post = copies[entry.link]
         assert html.unescape(post["title"]["raw"]) == entry.title
-        full = rt.redis.get(rt.keys.fulltext(eid))  # what was sent for an excerpt-only post
-        sent = full.decode() if full else entry.body_html
+        sent = sent_body(rt, eid)
         if sent:
             score = kept(sent, post["content"]["raw"])
             assert all(v == 1.0 for v in score.values()), (entry.title, score)
