@@ -521,7 +521,6 @@ def resolve(config_path: str | None, entry: str, target: str, delivered_url: str
 def preview(config_path: str | None, entry: str, target: str | None, out_dir: str | None) -> None:
     """Print exactly what each target would be sent for ENTRY (an id or a URL); send nothing."""
     from .preview import previews, write_email_files
-    from .targets.smtp import SmtpTarget
 
     rt = runtime_for(config_path)
     found = rt.store.find(entry)
@@ -534,7 +533,7 @@ def preview(config_path: str | None, entry: str, target: str | None, out_dir: st
         if p.note:
             click.echo(p.note)
         click.echo(p.text)
-        if out_dir and isinstance(rt.dispatcher.target(p.target), SmtpTarget):
+        if out_dir and rt.dispatcher.target(p.target).is_email:
             for path in write_email_files(rt, found, p.target, Path(out_dir)):
                 click.echo(f"wrote {path}")
 

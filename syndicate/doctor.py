@@ -73,7 +73,7 @@ def _source(cfg: Config, name: str) -> Check:
 def _target(rt: Runtime, name: str) -> Check:
     adapter = rt.dispatcher.target(name)
     what = f"target {name} ({adapter.kind})"
-    if isinstance(adapter, HttpTarget):
+    if isinstance(adapter, HttpTarget):  # the HTTP base, not a concrete adapter
         probe = adapter.whoami()
         if probe is None:
             return Check(True, what, "no who-am-I call on this platform: checked on first send")

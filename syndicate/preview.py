@@ -10,7 +10,6 @@ from .errors import TransientError
 from .mail import render_email
 from .runtime import Runtime
 from .targets import Attempt
-from .targets.smtp import SmtpTarget
 
 
 @dataclass
@@ -42,7 +41,7 @@ def previews(rt: Runtime, entry: Entry, target: str | None = None) -> list[Previ
 def write_email_files(rt: Runtime, entry: Entry, target: str, folder: Path) -> list[Path]:
     """The HTML and text an email target would send, as files (to open in a browser)."""
     adapter = rt.dispatcher.target(target)
-    unsubscribe = adapter.opts.get("list_unsubscribe") if isinstance(adapter, SmtpTarget) else None
+    unsubscribe = adapter.opts.get("list_unsubscribe") if adapter.is_email else None
     html, text = render_email(rt.dispatcher.fulltext.complete(entry), rt.config.site,
                               unsubscribe=unsubscribe)
     folder.mkdir(parents=True, exist_ok=True)

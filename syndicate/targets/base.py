@@ -92,6 +92,9 @@ class Target(ABC):
     multi_step: ClassVar[bool] = False
     # Newsletters: may send one email per entry (`mode = "each"`) or a digest on a schedule.
     newsletter: ClassVar[bool] = False
+    # True when it sends the email itself (rendered by syndicate's templates): `preview --out`
+    # writes its HTML and text.
+    is_email: ClassVar[bool] = False
 
     def __init__(self, config: TargetConfig, site: SiteConfig) -> None:
         self.config = config

@@ -31,6 +31,7 @@ IDLE_CLOSE = 30.0  # a kept connection unused this long is closed, not trusted (
 
 class SmtpTarget(Target):
     kind = "smtp"
+    is_email = True
     newsletter = True
     options: ClassVar[dict[str, Option]] = {
         "host": Option(str, required=True),
