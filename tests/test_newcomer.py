@@ -179,3 +179,37 @@ def test_init_knows_every_first_target() -> None:
     from syndicate import cli, starter
 
     assert set(cli.INIT_TARGETS) == set(starter.TARGETS)
+
+
+def test_the_readmes_webhook_snippet_works_as_written(make_runtime) -> None:
+    """Run the README's shell snippet, twice in the same second, in a fresh shell: both hooks
+    are signed right and neither is taken for the other (unique ids)."""
+    import re
+    import shutil
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from syndicate.web import create_app
+
+    from .conftest import WEBHOOK_SECRET
+
+    if not all(shutil.which(t) for t in ("bash", "openssl", "xxd", "curl", "base64")):
+        pytest.skip("the snippet needs bash, openssl, xxd, curl and base64")
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    snippet = re.search(r"To sign a publish webhook from a shell.*?```sh\n(.*?)```", readme,
+                        re.S).group(1)
+    rt, q = make_runtime(sources=[{"name": "blogger", "url": "http://127.0.0.1:9/feed"}])
+    port = free_port()
+    server = make_server("127.0.0.1", port, create_app(rt), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        script = snippet.replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
+        env = {"PATH": os.environ["PATH"], "SYNDICATE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+        for _ in range(2):
+            done = subprocess.run(["bash", "-c", script], env=env, capture_output=True,
+                                  text=True, timeout=30)
+            assert '"status":"accepted"' in done.stdout.replace(" ", ""), done.stdout + done.stderr
+    finally:
+        server.shutdown()
+    assert q.polls == ["blogger", "blogger"]
