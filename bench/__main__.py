@@ -152,6 +152,39 @@ def polling(redis_url: str, sources: int, entries: int) -> list[Figure]:
     return out
 
 
+def peer_figures(redis_url: str, quick: bool) -> list[Figure]:
+    """syndicate against rss2email on the same farm and SMTP sink (bench/peer.py)."""
+    from bench import peer
+
+    if peer.r2e() is None:
+        print("peer: rss2email is not installed (pip install -e '.[bench]'): skipped")
+        return []
+    out: list[Figure] = []
+    feeds, entries = (4, 3) if quick else (100, 20)
+    first = peer.first_run(redis_url, feeds, entries)
+    out.append(Figure(f"first run, {first['total']:,} entries -> SMTP, syndicate / rss2email",
+                      first["rate"], "entries/s", first["r2e_rate"],
+                      ">= 2x, <= 5 ms worker CPU per email",
+                      first["rate"] >= 2 * first["r2e_rate"] and first["cpu_ms"] <= 5,
+                      f"worker CPU {first['cpu_ms']:.1f} ms per email (rss2email "
+                      f"{first['r2e_cpu_ms']:.1f}); sent {first['sent'][1]} / "
+                      f"{first['sent'][0]}"))
+    for latency, n, goal in ((0.1, 20 if quick else 200, 20.0), (0.0, 20 if quick else 1000, 2.0)):
+        got = peer.unchanged(redis_url, n, 2, latency, rounds=1 if quick else 3)
+        ours, theirs, low, high = got["304"]
+        out.append(Figure(f"{n} unchanged feeds (304) at {latency * 1000:.0f} ms, syndicate / "
+                          "rss2email", ours, "polls/s", theirs, f">= {goal:g}x",
+                          ours >= goal * theirs,
+                          f"rss2email {theirs:,.1f}/s; syndicate {low:,.0f}-{high:,.0f}/s over "
+                          f"the rounds, {peer.PEER_THREADS} threads"))
+        if latency == 0.0:
+            ours, theirs, low, high = got["ignored"]
+            out.append(Figure(f"{n} feeds, server ignores ETag, syndicate / rss2email", ours,
+                              "polls/s", theirs, "(no goal)", True,
+                              f"rss2email {theirs:,.1f}/s parses them all again"))
+    return out
+
+
 def _tree_memory(pid: int) -> tuple[int, int]:
     """RSS and PSS of a process and its children, summed. A forked server's processes share
     most of their pages: PSS counts each shared page once, which summed RSS does not."""
@@ -440,7 +473,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
     ap.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     ap.add_argument("--only", default="", help="comma-separated steps: poll, webhook, fanout, "
-                    "rtt, feed")
+                    "rtt, feed, peer")
     args = ap.parse_args()
     q = args.quick
     steps: list[Callable[[], list[Figure]]] = [
@@ -451,6 +484,9 @@ def main() -> None:
         lambda: reader_feed(args.redis, 1 if q else 5),
     ]
     names = ["poll", "webhook", "fanout", "rtt", "feed"]
+    if not q or "peer" in args.only.split(","):  # the peer takes minutes: not in a smoke run
+        steps.append(lambda: peer_figures(args.redis, q))
+        names.append("peer")
     if args.only:
         steps = [s for n, s in zip(names, steps, strict=True) if n in args.only.split(",")]
     figures: list[Figure] = []

@@ -5,12 +5,16 @@ the figures measure syndicate's own cost and not the stand-ins'."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import html
 import multiprocessing
+import random
 import re
 import time
 from datetime import UTC, datetime
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -21,13 +25,36 @@ PARAGRAPH = ("<p>Entropy is the price a living system pays to keep its own order
              "service pays it in electricity. " * 12) + "</p>"
 
 
+@functools.lru_cache(maxsize=1)
+def _words() -> list[str]:
+    """The vocabulary of the sample posts: prose built from it, word by word, compresses as
+    real feeds do (about 2-3:1), where one repeated sentence compresses 100:1."""
+    fixtures = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+    text = " ".join(html.unescape((fixtures / name).read_text(encoding="utf-8"))
+                    for name in ("blogger-atom.xml", "wordpress-rss.xml"))
+    words = re.findall(r"[A-Za-z][a-z]{2,14}", re.sub(r"<[^>]+>", " ", text))
+    return sorted(set(words)) or PARAGRAPH.split()
+
+
+def prose(seed: int, size: int) -> str:
+    """About `size` characters of paragraphs, the same for the same seed."""
+    rng, words, out, length = random.Random(seed), _words(), [], 0
+    while length < size:
+        sentences = [" ".join(rng.choice(words) for _ in range(rng.randint(8, 20))).capitalize()
+                     + "." for _ in range(rng.randint(3, 6))]
+        out.append("<p>" + " ".join(sentences) + "</p>")
+        length += len(out[-1])
+    return "".join(out)
+
+
 def atom(n: int, start: int = 0, blog: int = 0) -> bytes:
-    """A Blogger-shaped Atom feed of `n` entries of about 5 KB each."""
+    """A Blogger-shaped Atom feed of `n` entries of about 5 KB of varied real prose each."""
     entries = []
     for i in range(start, start + n):
         when = datetime.fromtimestamp(1_700_000_000 + i * 3600, UTC).strftime(
             "%Y-%m-%dT%H:%M:%S.000Z")
-        body = (f"<h2>Post {i}</h2>" + PARAGRAPH * 3 + f"<p>Number {i} of blog {blog}.</p>")
+        body = f"<h2>Post {i}</h2>" + prose(blog * 100_003 + i, 5000) + \
+            f"<p>Number {i} of blog {blog}.</p>"
         body = body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         entries.append(
             f"<entry><id>tag:blogger.com,1999:blog-{blog}.post-{i}</id><published>{when}"
@@ -58,6 +85,12 @@ class Farm:
         self.control.put(f"{self.base}/_feeds{path}", data=body, timeout=10).raise_for_status()
         return self.base + path
 
+    def latency(self, seconds: float) -> None:
+        """Answer every feed request after `seconds` (with 20% jitter either way), as a real
+        blog on the other side of the world does; 0 answers at once."""
+        self.control.put(f"{self.base}/_latency", data=str(seconds).encode(),
+                         timeout=10).raise_for_status()
+
     def honour_etag(self, on: bool) -> None:
         """Answer conditional requests with 304 (True), or always 200 with the same bytes."""
         self.control.put(f"{self.base}/_honour", data=b"1" if on else b"0",
@@ -71,8 +104,14 @@ class Farm:
 def _farm_main(ready: Any) -> None:
     feeds: dict[str, tuple[bytes, str]] = {}
     honour = [True]
+    delay = [0.0]
 
     async def handle(req: Request) -> Reply:
+        if req.path == "/_latency":
+            delay[0] = float(req.body or b"0")
+            return 204, [], b""
+        if delay[0] and not req.path.startswith("/_"):
+            await asyncio.sleep(delay[0] * random.uniform(0.8, 1.2))
         if req.path.startswith("/_feeds/"):
             etag = '"' + hashlib.sha1(req.body).hexdigest()[:16] + '"'
             feeds[req.path[len("/_feeds"):]] = (req.body, etag)
