@@ -31,7 +31,7 @@ import redis
 import requests
 
 from bench.faults.harness import Cluster, free_port, workdir
-from bench.sites import PARAGRAPH, Farm, Recorder, atom
+from bench.sites import Farm, Recorder, atom, prose
 from syndicate import config as config_mod
 from syndicate import feed as feed_mod
 from syndicate import signing
@@ -393,16 +393,18 @@ def round_trips(redis_url: str, deliveries: int) -> list[Figure]:
                    "idempotency key adds the on-wire mark, one with rate limits a rate slot")]
 
 
-def reader_feed(redis_url: str, seconds: int) -> list[Figure]:
-    prefix = f"bench-feed-{os.getpid()}"
-    cfg = _config(redis_url, prefix, [], [])
+def reader_feed(redis_url: str, seconds: int, size: int = 50) -> list[Figure]:
+    prefix = f"bench-feed-{os.getpid()}-{size}"
+    cfg = config_mod.parse({"site": {"title": "Bench", "url": "http://127.0.0.1:8080/",
+                                     "feed_size": size},
+                            "redis": {"url": redis_url, "prefix": prefix}}, env={})
     rt = Runtime.open(cfg, queue=ListQueue())
-    for i in range(50):
+    for i in range(size):  # varied prose, about 5 KB a post: it gzips as real posts do
         rt.store.upsert(Entry(source="b", guid=f"urn:b:{i}", link=f"https://b.example/{i}",
-                              title=f"Post {i}", content_html=PARAGRAPH * 4,
+                              title=f"Post {i}", content_html=prose(i, 5000),
                               published=1_700_000_000 + i))
     # Baseline: what rendering with feedgen on every request would allow.
-    entries = rt.store.latest(50)
+    entries = rt.store.latest(size)
     started = time.perf_counter()
     n = 0
     while time.perf_counter() - started < 2:
@@ -412,7 +414,8 @@ def reader_feed(redis_url: str, seconds: int) -> list[Figure]:
     wrk = shutil.which("wrk")
     folder = workdir()
     cfg_path = folder / "c.toml"
-    cfg_path.write_text(f'[redis]\nurl = "{redis_url}"\nprefix = "{prefix}"\n')
+    cfg_path.write_text(f'[site]\nfeed_size = {size}\n[redis]\nurl = "{redis_url}"\n'
+                        f'prefix = "{prefix}"\n')
     port = free_port()
     env = {**os.environ, "SYNDICATE_CONFIG": str(cfg_path), "REDIS_URL": redis_url,
            "SYNDICATE_REDIS_PREFIX": prefix}
@@ -440,14 +443,14 @@ def reader_feed(redis_url: str, seconds: int) -> list[Figure]:
         shutil.rmtree(folder, ignore_errors=True)
     note = ("wrk -t2 -c32; `syndicate web` as it ships (one process)" if wrk
             else "wrk is not installed (apt-get install wrk)")
-    return [Figure("reader feed /feed.atom (50 entries), 200s", ok, "req/s", base,
+    return [Figure(f"reader feed /feed.atom ({size} entries), 200s", ok, "req/s", base,
                    ">= 20x rendering per request", bool(wrk) and ok / base >= 20,
                    note + "; the full feed uncompressed"),
-            Figure("reader feed /feed.atom, 200s with gzip (as feed readers ask)", gzipped,
-                   "req/s", base, ">= 20x rendering per request",
+            Figure(f"reader feed /feed.atom ({size} entries), 200s with gzip (as feed readers "
+                   "ask)", gzipped, "req/s", base, ">= 20x rendering per request",
                    bool(wrk) and gzipped / base >= 20, note),
-            Figure("reader feed /feed.atom, 304s", not_modified, "req/s", None, ">= 2,000 req/s",
-                   not_modified >= 2000, note)]
+            Figure(f"reader feed /feed.atom ({size} entries), 304s", not_modified, "req/s", None,
+                   ">= 2,000 req/s", not_modified >= 2000, note)]
 
 
 def _wrk(wrk: str, url: str, seconds: int, extra: list[str]) -> float:
@@ -481,7 +484,8 @@ def main() -> None:
         lambda: webhook_latency(args.redis, 5 if q else 200, 5 if q else 50),
         lambda: fan_out(args.redis, 10 if q else 1000, 2, 8 if q else 64, 1 if q else 3),
         lambda: round_trips(args.redis, 5 if q else 200),
-        lambda: reader_feed(args.redis, 1 if q else 5),
+        lambda: reader_feed(args.redis, 1 if q else 5, 50)
+        + reader_feed(args.redis, 1 if q else 5, 500),
     ]
     names = ["poll", "webhook", "fanout", "rtt", "feed"]
     if not q or "peer" in args.only.split(","):  # the peer takes minutes: not in a smoke run
