@@ -14,6 +14,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -48,6 +49,8 @@ class Queue(Protocol):
     """Where wake-up calls go (Celery in production; a list in some unit tests)."""
 
     def deliver(self, entry_id: str, target: str) -> None: ...
+
+    def deliver_many(self, pairs: Iterable[tuple[str, str]]) -> None: ...
 
     def poll(self, source: str) -> None: ...
 
@@ -183,16 +186,14 @@ class Dispatcher:
         # between here and the queue is found by the reconciler.
         opens = [(c.name, now + c.delay, max(now + c.delay, now + FANOUT_GRACE)) for c in direct]
         created = self.ledger.create_many(entry_id, opens, now=now)
-        for cfg, new in zip(direct, created, strict=True):
-            if new and cfg.delay <= 0:
-                self.queue.deliver(entry_id, cfg.name)
+        self.queue.deliver_many([(entry_id, cfg.name) for cfg, new in zip(direct, created, strict=True)
+                                 if new and cfg.delay <= 0])
         self.store.outbox_done(entry_id)
         return sum(created)
 
     def close_digests(self) -> int:
         opened = self.digests.close_due()
-        for digest_id, target in opened:
-            self.queue.deliver(digest_id, target)
+        self.queue.deliver_many(opened)
         return len(opened)
 
     def edited(self, entry_id: str) -> int:
@@ -388,10 +389,8 @@ class Dispatcher:
     def reconcile(self, *, now: float | None = None) -> int:
         """Fan out entries a crash left in the outbox; wake a worker for every record due."""
         now = time.time() if now is None else now
-        woken = 0
         for entry_id in self.store.outbox(older_than=now - FANOUT_GRACE):
             self.fan_out(entry_id, now=now)
-        for entry_id, target in self.ledger.take_due(now=now, push=REQUEUE_PUSH):
-            self.queue.deliver(entry_id, target)
-            woken += 1
-        return woken
+        due = self.ledger.take_due(now=now, push=REQUEUE_PUSH)
+        self.queue.deliver_many(due)
+        return len(due)

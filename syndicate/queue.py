@@ -6,6 +6,8 @@ CLI, the dispatcher) only sends messages by name, so it never imports the worker
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from celery import Celery
@@ -83,6 +85,9 @@ class MemoryQueue:
     def deliver(self, entry_id: str, target: str) -> None:
         self.deliveries.append((entry_id, target))
 
+    def deliver_many(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self.deliveries.extend(pairs)
+
     def poll(self, source: str) -> None:
         self.polls.append(source)
 
@@ -95,6 +100,27 @@ class CeleryQueue:
 
     def deliver(self, entry_id: str, target: str) -> None:
         self.app.send_task(TASK_DELIVER, args=[entry_id, target], queue=QUEUE)
+
+    def deliver_many(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Several wake-ups in one round trip to Redis.
+
+        kombu (5.7 and later) buffers a producer's publishes inside `Producer.batch()` in one
+        non-transactional pipeline on the Redis transport; older kombu, or another broker, sends
+        them one by one. A batch lost on the way (the pipeline fails) loses only wake-ups: every
+        record is already in the ledger and due a little later, so the reconciler sends it.
+        """
+        pairs = list(pairs)
+        if len(pairs) < 2:
+            for entry_id, target in pairs:
+                self.deliver(entry_id, target)
+            return
+        with self.app.producer_or_acquire() as producer:
+            batch = getattr(producer, "batch", None)
+            buffered: AbstractContextManager[Any] = batch() if batch else nullcontext()
+            with buffered:
+                for entry_id, target in pairs:
+                    self.app.send_task(TASK_DELIVER, args=[entry_id, target], queue=QUEUE,
+                                       producer=producer)
 
     def poll(self, source: str) -> None:
         self.app.send_task(TASK_POLL, args=[source], queue=QUEUE)

@@ -1,0 +1,63 @@
+"""The producer side of Celery: wake-ups land on the real Redis queue, several in one round trip."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+import redis
+from redis.connection import AbstractConnection
+
+from syndicate.keys import Keys
+from syndicate.queue import QUEUE, TASK_DELIVER, CeleryQueue, producer
+
+from .conftest import make_config
+
+
+def _queued(r: redis.Redis, prefix: str) -> list[list[Any]]:
+    raw: list[bytes] = r.lrange(Keys(prefix).celery_prefix + QUEUE, 0, -1)  # type: ignore[assignment]
+    out = []
+    for item in reversed(raw):  # LPUSH: the oldest is last
+        message = json.loads(item)
+        assert message["headers"]["task"] == TASK_DELIVER
+        out.append(json.loads(base64.b64decode(message["body"]))[0])
+    return out
+
+
+def test_deliver_many_lands_every_wake_up_in_order(redis_url: str, prefix: str,
+                                                    r: redis.Redis) -> None:
+    app = producer(make_config(redis_url, prefix))
+    try:
+        q = CeleryQueue(app)
+        q.deliver_many([])
+        q.deliver_many([("e0", "devto")])
+        q.deliver_many([(f"e{i}", t) for i in range(1, 4) for t in ("devto", "smtp")])
+        assert _queued(r, prefix) == [["e0", "devto"]] + [
+            [f"e{i}", t] for i in range(1, 4) for t in ("devto", "smtp")]
+    finally:
+        app.close()
+
+
+def test_deliver_many_is_one_round_trip(redis_url: str, prefix: str, r: redis.Redis,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    app = producer(make_config(redis_url, prefix))
+    try:
+        q = CeleryQueue(app)
+        q.deliver_many([("warm", "a"), ("warm", "b")])  # connects and declares once
+        sends = []
+        original = AbstractConnection.send_packed_command
+
+        def counted(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+            sends.append(command)
+            original(self, command, check_health)
+
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+        q.deliver_many([(f"e{i}", "devto") for i in range(20)])
+        monkeypatch.undo()
+        # One pipeline write, against twenty LPUSHes one by one.
+        assert len(sends) == 1, len(sends)
+        assert len(_queued(r, prefix)) == 22
+    finally:
+        app.close()
