@@ -30,6 +30,7 @@ import psutil
 import redis
 import requests
 
+from bench.faults.harness import HOOK_SECRET as INBOUND_SECRET
 from bench.faults.harness import Cluster, free_port, workdir
 from bench.sites import Farm, Recorder, atom, prose
 from syndicate import config as config_mod
@@ -211,7 +212,9 @@ def webhook_latency(redis_url: str, runs: int, entries: int) -> list[Figure]:
                                            "url": target.url, "secret": HOOK_SECRET}],
                       sources=[{"name": "blog", "url": url, "poll_interval": "1h"}],
                       prefix="bench-hook")
-    secret = b"faults"
+    # The cluster's `[webhook] secret`: a publish signed with anything else is refused.
+    secret = config_mod.webhook_secret(INBOUND_SECRET, "webhook.secret")
+    assert secret is not None
     port = free_port()
     latencies: list[float] = []
     try:
@@ -233,8 +236,11 @@ def webhook_latency(redis_url: str, runs: int, entries: int) -> list[Figure]:
             hdrs = signing.headers(secret, f"msg_bench_{n}", body)
             before = set(target.first)
             sent = time.time()
-            requests.post(f"http://127.0.0.1:{port}/hooks/publish", data=body, headers=hdrs,
-                          timeout=10)
+            answer = requests.post(f"http://127.0.0.1:{port}/hooks/publish", data=body,
+                                   headers=hdrs, timeout=10)
+            if not answer.ok:  # a refused hook would only show as a latency of infinity
+                raise RuntimeError(f"the publish webhook answered {answer.status_code}: "
+                                   f"{answer.text[:200]}")
             end = time.monotonic() + 10
             while time.monotonic() < end and len(target.first) == len(before):
                 time.sleep(0.001)

@@ -23,3 +23,4 @@ def test_bench_quick_runs(redis_url: str) -> None:
     for figure in ("unchanged sources", "ignores ETag", "1% changed", "webhook -> first target",
                    "fan-out", "Redis commands per delivery", "peak RSS", "reader feed"):
         assert figure in out.stdout, figure
+    assert "(0 runs)" not in out.stdout, "no publish webhook reached its target"
