@@ -18,7 +18,7 @@ FIELDS = {"subject", "body", "status", "publish_date", "canonical_url", "slug", 
 
 class ButtondownServer(Platform):
     spec = (OpenApiCheck("buttondown/openapi.json",
-                         "https://api.buttondown.com/v1", strip="/v1")
+                         "https://api.buttondown.com/v1", strip="/v1")  # spec server: matched, never called
             if available() else None)
     def __init__(self) -> None:
         super().__init__()
