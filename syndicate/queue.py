@@ -7,7 +7,6 @@ CLI, the dispatcher) only sends messages by name, so it never imports the worker
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from celery import Celery
@@ -104,8 +103,8 @@ class CeleryQueue:
     def deliver_many(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Several wake-ups in one round trip to Redis.
 
-        kombu (5.7 and later) buffers a producer's publishes inside `Producer.batch()` in one
-        non-transactional pipeline on the Redis transport; older kombu, or another broker, sends
+        kombu buffers a producer's publishes inside `Producer.batch()` (5.7 and later, hence the
+        pin) in one non-transactional pipeline on the Redis transport; another broker sends
         them one by one. A batch lost on the way (the pipeline fails) loses only wake-ups: every
         record is already in the ledger and due a little later, so the reconciler sends it.
         """
@@ -114,13 +113,10 @@ class CeleryQueue:
             for entry_id, target in pairs:
                 self.deliver(entry_id, target)
             return
-        with self.app.producer_or_acquire() as producer:
-            batch = getattr(producer, "batch", None)
-            buffered: AbstractContextManager[Any] = batch() if batch else nullcontext()
-            with buffered:
-                for entry_id, target in pairs:
-                    self.app.send_task(TASK_DELIVER, args=[entry_id, target], queue=QUEUE,
-                                       producer=producer)
+        with self.app.producer_or_acquire() as producer, producer.batch():
+            for entry_id, target in pairs:
+                self.app.send_task(TASK_DELIVER, args=[entry_id, target], queue=QUEUE,
+                                   producer=producer)
 
     def poll(self, source: str) -> None:
         self.app.send_task(TASK_POLL, args=[source], queue=QUEUE)
