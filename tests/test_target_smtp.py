@@ -146,8 +146,8 @@ def test_smtp_server_down_is_retried(make_runtime) -> None:
 
 
 def test_one_connection_per_worker_thread_and_one_tls_context(make_runtime, smtp, monkeypatch) -> None:
-    """Three emails on one kept connection (checked with NOOP), not three logins; and the TLS
-    context, which loads the CA bundle, is never built for a plain connection."""
+    """Three emails on one kept connection, not three logins; and the TLS context, which loads
+    the CA bundle, is never built for a plain connection."""
     import ssl
 
     built: list[int] = []
@@ -159,3 +159,13 @@ def test_one_connection_per_worker_thread_and_one_tls_context(make_runtime, smtp
         assert rt.dispatcher.deliver(new_entry(rt, n), "mail").state == "delivered"
     assert len(smtp.messages) == 3 and smtp.inbox.sessions == 1
     assert built == []
+
+
+def test_a_kept_connection_the_server_closed_is_opened_again(make_runtime, smtp) -> None:
+    """Servers close idle sessions: the next email finds out at MAIL FROM, before anything of
+    it was sent, and goes out on a new connection, once."""
+    rt, _ = make_runtime(targets=[smtp_target(smtp)])
+    assert rt.dispatcher.deliver(new_entry(rt, 1), "mail").state == "delivered"
+    smtp.close_sessions()
+    assert rt.dispatcher.deliver(new_entry(rt, 2), "mail").state == "delivered"
+    assert len(smtp.messages) == 2 and smtp.inbox.sessions == 2

@@ -8,17 +8,16 @@ resend a person chooses to make is recognisable as the same message.
 
 from __future__ import annotations
 
-import email.policy
 import functools
 import smtplib
 import ssl
 import time
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any, ClassVar
 
+from .. import mime
 from ..config import SiteConfig, TargetConfig
 from ..entry import Entry
 from ..errors import AmbiguousError, ConfigError, PermanentError, TargetBroken, TransientError
@@ -78,37 +77,45 @@ class SmtpTarget(Target):
             rcpts += [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
         return rcpts
 
-    def message(self, entry: Entry, attempt: Attempt) -> EmailMessage:
+    @functools.cached_property
+    def _fixed_headers(self) -> str:
+        """The headers that are the same in every message to this target, written once."""
         sender = self.opts["from"]
-        domain = parseaddr(sender)[1].rpartition("@")[2] or "syndicate.invalid"
-        html, text = render_email(entry, self.site, unsubscribe=self.opts.get("list_unsubscribe"))
-        msg = EmailMessage()
-        msg["Subject"] = entry.title
-        msg["From"] = sender
-        msg["To"] = ", ".join(self.opts.get("to") or []) or formataddr(
-            ("Subscribers", parseaddr(sender)[1]))
-        msg["Date"] = format_datetime(datetime.now(UTC))
-        msg["Message-ID"] = f"<{attempt.idempotency_key}@{domain}>" if domain else make_msgid()
+        lines = [mime.address_list("From", [sender]),
+                 mime.address_list("To", self.opts.get("to") or [
+                     formataddr(("Subscribers", parseaddr(sender)[1]))])]
         if self.opts.get("reply_to"):
-            msg["Reply-To"] = self.opts["reply_to"]
+            lines.append(mime.address_list("Reply-To", [self.opts["reply_to"]]))
         if self.opts.get("list_unsubscribe"):
             unsub = self.opts["list_unsubscribe"]
-            msg["List-Unsubscribe"] = f"<{unsub}>"
-            if unsub.startswith("http"):
-                msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        msg["List-Post"] = f"<{entry.link}>"
-        msg["X-Syndicate-Entry"] = entry.id
-        # quoted-printable keeps every line under SMTP's 998-octet limit (RFC 5322 2.1.1).
-        msg.set_content(text, cte="quoted-printable")
-        msg.add_alternative(html, subtype="html", cte="quoted-printable")
-        return msg
+            lines.append(mime.header("List-Unsubscribe", f"<{unsub}>"))
+            if unsub.startswith("http"):  # RFC 8058 one-click
+                lines.append(mime.header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        return "".join(lines)
+
+    def message_id(self, attempt: Attempt) -> str:
+        """Derived from (entry, target): the same on every attempt."""
+        domain = parseaddr(self.opts["from"])[1].rpartition("@")[2] or "syndicate.invalid"
+        return f"<{attempt.idempotency_key}@{domain}>"
+
+    def message(self, entry: Entry, attempt: Attempt) -> bytes:
+        html, text = render_email(entry, self.site, unsubscribe=self.opts.get("list_unsubscribe"))
+        headers = [
+            mime.header("Subject", entry.title),
+            self._fixed_headers,
+            mime.header("Date", format_datetime(datetime.now(UTC))),
+            mime.header("Message-ID", self.message_id(attempt)),
+            mime.header("List-Post", f"<{entry.link}>"),
+            mime.header("X-Syndicate-Entry", entry.id),
+        ]
+        return mime.alternative(headers, text, html)
 
     def preview(self, entry: Entry, attempt: Attempt) -> str:
-        msg = self.message(entry, attempt)
+        msg = self.message(entry, attempt).decode("utf-8", errors="replace")
         rcpts = len(self.opts.get("to") or []) if not self.opts.get("to_file") else "to_file"
         head = f"SMTP {self.opts['host']}:{self.opts['port']} ({self.opts['security']}), " \
                f"recipients: {rcpts}\n"
-        return head + self.mask(msg.as_string())
+        return head + self.mask(msg.replace("\r\n", "\n"))
 
     @functools.cached_property
     def _tls(self) -> ssl.SSLContext:
@@ -120,20 +127,33 @@ class SmtpTarget(Target):
             ctx.verify_mode = ssl.CERT_NONE
         return ctx
 
-    def _connection(self) -> smtplib.SMTP:
-        """The connection this worker thread keeps to the server: checked with NOOP before each
-        message, opened again if it went away or sat idle too long."""
-        conn = self._conn
-        if conn is not None:
-            if time.monotonic() - self._used_at < IDLE_CLOSE:
-                try:
-                    if conn.noop()[0] == 250:
-                        return conn
-                except (OSError, smtplib.SMTPException):
-                    pass
+    def _connection(self) -> tuple[smtplib.SMTP, bool]:
+        """(connection, kept): the one this worker thread keeps, unless it sat idle too long
+        (servers close idle sessions), else a new one."""
+        if self._conn is not None and time.monotonic() - self._used_at >= IDLE_CLOSE:
             self._drop()
+        if self._conn is not None:
+            return self._conn, True
         self._conn = self._connect()
-        return self._conn
+        return self._conn, False
+
+    def _mail_from(self, sender: str) -> tuple[smtplib.SMTP, int, bytes]:
+        """MAIL FROM, on the kept connection when there is one. If the server closed it since
+        (a disconnect, or 421), MAIL FROM is what finds out, and nothing of the message has gone
+        yet: it asks again once on a new connection. This is instead of a NOOP round trip before
+        every message."""
+        conn, kept = self._connection()
+        try:
+            code, resp = conn.mail(sender)
+        except (OSError, smtplib.SMTPServerDisconnected):
+            if not kept:
+                raise
+            code, resp = 421, b"closed"
+        if kept and code == 421:
+            self._drop()
+            conn, _ = self._connection()
+            code, resp = conn.mail(sender)
+        return conn, code, resp
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -169,16 +189,16 @@ class SmtpTarget(Target):
         if not rcpts:
             raise PermanentError("no recipients: 'to' and 'to_file' are empty")
         where = f"smtp://{self.opts['host']}:{self.opts['port']}"
+        sender = parseaddr(self.opts["from"])[1]
         try:
-            conn = self._connection()
+            conn, code, resp = self._mail_from(sender)
         except smtplib.SMTPAuthenticationError as exc:
             raise TargetBroken(f"{where}: login refused: {exc.smtp_code} {_text(exc.smtp_error)}",
                                status=exc.smtp_code) from None
         except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
             raise TransientError(f"{where}: cannot connect: {exc}") from None
         try:
-            sender = parseaddr(self.opts["from"])[1]
-            code, resp = conn.mail(sender)
             _check(code, resp, f"{where}: MAIL FROM")
             accepted = 0
             for rcpt in rcpts:
@@ -192,7 +212,7 @@ class SmtpTarget(Target):
                 raise TransientError(f"{where}: no recipient accepted")
             attempt.on_wire()
             try:
-                code, resp = conn.data(msg.as_bytes(policy=email.policy.SMTP))
+                code, resp = conn.data(msg)
             except smtplib.SMTPDataError as exc:
                 _check(exc.smtp_code, exc.smtp_error, f"{where}: DATA")
                 raise
@@ -208,7 +228,7 @@ class SmtpTarget(Target):
             self._drop()  # after any failure, the next message starts on a fresh connection
             raise
         self._used_at = time.monotonic()
-        return DeliveryResult(remote_id=msg["Message-ID"])
+        return DeliveryResult(remote_id=self.message_id(attempt))
 
 
 def _text(resp: bytes | str) -> str:

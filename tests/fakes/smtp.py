@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import time
 from email.message import EmailMessage
 from typing import Any
 
@@ -23,10 +24,18 @@ class Inbox:
         self.envelopes: list[Any] = []
         self.drop_after_data = 0  # accept the message, then drop the connection unanswered
         self.sessions = 0  # EHLOs seen: one per connection a client opened
+        self.transports: list[Any] = []
+
+    def close_sessions(self) -> None:
+        """Close every open connection from the server's side, as a server does with idle ones."""
+        for transport in self.transports:
+            if not transport.is_closing():
+                transport.close()
 
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
                           responses: list[str]) -> list[str]:
         self.sessions += 1
+        self.transports.append(server.transport)
         session.host_name = hostname
         return responses
 
@@ -54,6 +63,11 @@ class SmtpServer:
 
     def stop(self) -> None:
         self.controller.stop()
+
+    def close_sessions(self) -> None:
+        loop = self.controller.loop
+        loop.call_soon_threadsafe(self.inbox.close_sessions)
+        time.sleep(0.2)  # the loop closes them on its own thread
 
     @property
     def messages(self) -> list[EmailMessage]:
