@@ -17,6 +17,7 @@ import lxml.html
 import markdownify
 import nh3
 
+from . import plaintext
 from .urls import safe_url
 
 __all__ = ["clean_html", "first_image", "safe_url", "shorten", "strip_control", "to_markdown",
@@ -171,16 +172,7 @@ def to_markdown(html: str, *, embed: str | None = None) -> str:
 
 def to_text(html: str) -> str:
     """A plain-text rendering that reads well on its own, with links written out."""
-    if not html:
-        return ""
-    md = _Markdown(heading_style="ATX", bullets="-", escape_underscores=False,
-                   escape_asterisks=False, strong_em_symbol="*").convert(html)
-    md = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)[^)]*\)", lambda m: f"[image: {m.group(1) or m.group(2)}]"
-                if m.group(1) else f"[image: {m.group(2)}]", md)
-    md = re.sub(r"\[([^\]]+)\]\(([^)\s]+)[^)]*\)",
-                lambda m: m.group(2) if m.group(1) == m.group(2) else f"{m.group(1)} ({m.group(2)})",
-                md)
-    return re.sub(r"\n{3,}", "\n\n", md).strip() + "\n"
+    return plaintext.to_text(html)
 
 
 def shorten(text: str, limit: int) -> str:
