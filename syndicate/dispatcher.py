@@ -175,21 +175,30 @@ class Dispatcher:
     # -- fan-out ---------------------------------------------------------------------------
     def fan_out(self, entry_id: str, *, now: float | None = None) -> int:
         """Open a ledger record for each enabled target and wake a worker for each."""
+        return self.fan_out_many([entry_id], now=now)
+
+    def fan_out_many(self, entry_ids: list[str], *, now: float | None = None) -> int:
+        """`fan_out` for a poll's new entries: their records opened in one pipeline, their
+        wake-ups published in one batch, oldest entry first."""
+        if not entry_ids:
+            return 0
         now = time.time() if now is None else now
         direct = []
         for cfg in self.config.enabled_targets:
             if self.digests.wants(cfg):
-                self.digests.collect(cfg.name, entry_id, now)
+                for entry_id in entry_ids:
+                    self.digests.collect(cfg.name, entry_id, now)
             else:
                 direct.append(cfg)
         # Until a worker takes it, each record is also due a little later, so a wake-up lost
         # between here and the queue is found by the reconciler.
         opens = [(c.name, now + c.delay, max(now + c.delay, now + FANOUT_GRACE)) for c in direct]
-        created = self.ledger.create_many(entry_id, opens, now=now)
-        self.queue.deliver_many([(entry_id, cfg.name) for cfg, new in zip(direct, created, strict=True)
-                                 if new and cfg.delay <= 0])
-        self.store.outbox_done(entry_id)
-        return sum(created)
+        created = self.ledger.create_for([(entry_id, opens) for entry_id in entry_ids], now=now)
+        self.queue.deliver_many([
+            (entry_id, cfg.name) for entry_id, made in zip(entry_ids, created, strict=True)
+            for cfg, new in zip(direct, made, strict=True) if new and cfg.delay <= 0])
+        self.store.outbox_done(*entry_ids)
+        return sum(map(sum, created))
 
     def close_digests(self) -> int:
         opened = self.digests.close_due()
@@ -389,8 +398,7 @@ class Dispatcher:
     def reconcile(self, *, now: float | None = None) -> int:
         """Fan out entries a crash left in the outbox; wake a worker for every record due."""
         now = time.time() if now is None else now
-        for entry_id in self.store.outbox(older_than=now - FANOUT_GRACE):
-            self.fan_out(entry_id, now=now)
+        self.fan_out_many(list(self.store.outbox(older_than=now - FANOUT_GRACE)), now=now)
         due = self.ledger.take_due(now=now, push=REQUEUE_PUSH)
         self.queue.deliver_many(due)
         return len(due)

@@ -358,16 +358,25 @@ class Ledger:
     def create_many(self, entry_id: str, opens: Sequence[tuple[str, float, float]], *,
                     now: float | None = None) -> list[bool]:
         """`create` for several targets in one round trip: (target, not_before, due_at) each."""
-        if not opens:
-            return []
+        return self.create_for([(entry_id, opens)], now=now)[0]
+
+    def create_for(self, batch: Sequence[tuple[str, Sequence[tuple[str, float, float]]]], *,
+                   now: float | None = None) -> list[list[bool]]:
+        """`create_many` for several entries (a poll's new ones) in one pipeline."""
         now = time.time() if now is None else now
-        args: list[Any] = [entry_id, now]
-        for target, not_before, due_at in opens:
-            args += [target, not_before, member(entry_id, target), due_at]
-        res = self._create_many(
-            keys=[self.keys.deliveries, self.keys.due,
-                  *(self._rk(entry_id, target) for target, _, _ in opens)], args=args)
-        return [bool(x) for x in res]
+        todo = [(entry_id, opens) for entry_id, opens in batch if opens]
+        if not todo:
+            return [[] for _ in batch]
+        pipe = self.r.pipeline(transaction=False)
+        for entry_id, opens in todo:
+            args: list[Any] = [entry_id, now]
+            for target, not_before, due_at in opens:
+                args += [target, not_before, member(entry_id, target), due_at]
+            self._create_many(keys=[self.keys.deliveries, self.keys.due,
+                                    *(self._rk(entry_id, target) for target, _, _ in opens)],
+                              args=args, client=pipe)
+        done = iter(pipe.execute())
+        return [[bool(x) for x in next(done)] if opens else [] for _, opens in batch]
 
     def claim(self, entry_id: str, target: str, *, lease: float, safe_to_resend: bool,
               now: float | None = None, entry_key: str | None = None) -> Claim:

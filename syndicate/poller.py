@@ -93,6 +93,7 @@ class PollResult:
     parsed: bool = False
     code: int | None = None  # the HTTP status of the fetch
     feed_changed: bool = False  # an entry was added to or changed in the merged feed
+    about: dict[str, tuple[str, str]] = field(default_factory=dict)  # new id -> (title, link)
 
 
 @dataclass
@@ -222,6 +223,7 @@ class Poller:
                 result.held.append(entry_id)
             elif status == "new":
                 result.new.append(entry_id)
+                result.about[entry_id] = (entry.title, entry.link)
             elif status == "changed":
                 result.changed.append(entry_id)
         fields = {

@@ -93,11 +93,10 @@ class Runtime:
             "held": len(result.held), "code": result.code or "",
             "ms": int((time.monotonic() - started) * 1000)})
         for entry_id in result.new:
-            entry = self.store.get(entry_id)
-            log.info("new entry %s: %s", entry_id, entry.title if entry else "", extra={
-                "event": "entry.new", "entry": entry_id, "source": source,
-                "link": entry.link if entry else ""})
-            self.dispatcher.fan_out(entry_id)
+            title, link = result.about.get(entry_id, ("", ""))
+            log.info("new entry %s: %s", entry_id, title, extra={
+                "event": "entry.new", "entry": entry_id, "source": source, "link": link})
+        self.dispatcher.fan_out_many(result.new)
         for entry_id in result.changed:
             self.dispatcher.edited(entry_id)
         if result.feed_changed:

@@ -229,5 +229,6 @@ class EntryStore:
         ids: Any = self.r.zrangebyscore(self.keys.outbox, "-inf", top, start=0, num=limit)
         return [_s(i) for i in ids]
 
-    def outbox_done(self, entry_id: str) -> None:
-        self.r.zrem(self.keys.outbox, entry_id)
+    def outbox_done(self, *entry_ids: str) -> None:
+        if entry_ids:
+            self.r.zrem(self.keys.outbox, *entry_ids)
