@@ -292,6 +292,8 @@ class Dispatcher:
 
         def on_wire() -> None:
             nonlocal wired
+            if wired:
+                return  # marked already in this attempt (the pipeline's and an adapter's own)
             if not adapter.idempotency_key and not self.ledger.on_wire(entry_id, target_name,
                                                                        fence):
                 raise LeaseLost(f"{entry_id}:{target_name}: claim {fence} was taken over")

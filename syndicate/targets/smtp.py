@@ -66,15 +66,27 @@ class SmtpTarget(Target):
             out["port"] = {"none": 25, "starttls": 587, "tls": 465}[out["security"]]
         return out
 
+    @functools.cached_property
+    def _sender(self) -> str:
+        """The envelope sender: the address in `from`, parsed once."""
+        return str(parseaddr(self.opts["from"])[1])
+
+    @functools.cached_property
+    def _to(self) -> list[str]:
+        return [parseaddr(a)[1] or a for a in self.opts.get("to") or []]
+
     def recipients(self) -> list[str]:
-        rcpts = list(self.opts.get("to") or [])
+        """Envelope recipients: `to`, and `to_file` read again for each message (a list people
+        edit while the service runs)."""
+        rcpts = list(self._to)
         if self.opts.get("to_file"):
             path = Path(self.opts["to_file"])
             try:
                 lines = path.read_text(encoding="utf-8").splitlines()
             except OSError as exc:
                 raise TransientError(f"cannot read to_file {path}: {exc}") from None
-            rcpts += [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+            rcpts += [parseaddr(ln)[1] or ln.strip() for ln in lines
+                      if ln.strip() and not ln.startswith("#")]
         return rcpts
 
     @functools.cached_property
@@ -83,7 +95,7 @@ class SmtpTarget(Target):
         sender = self.opts["from"]
         lines = [mime.address_list("From", [sender]),
                  mime.address_list("To", self.opts.get("to") or [
-                     formataddr(("Subscribers", parseaddr(sender)[1]))])]
+                     formataddr(("Subscribers", self._sender))])]
         if self.opts.get("reply_to"):
             lines.append(mime.address_list("Reply-To", [self.opts["reply_to"]]))
         if self.opts.get("list_unsubscribe"):
@@ -95,7 +107,7 @@ class SmtpTarget(Target):
 
     def message_id(self, attempt: Attempt) -> str:
         """Derived from (entry, target): the same on every attempt."""
-        domain = parseaddr(self.opts["from"])[1].rpartition("@")[2] or "syndicate.invalid"
+        domain = self._sender.rpartition("@")[2] or "syndicate.invalid"
         return f"<{attempt.idempotency_key}@{domain}>"
 
     def message(self, entry: Entry, attempt: Attempt) -> bytes:
@@ -144,7 +156,7 @@ class SmtpTarget(Target):
         every message."""
         conn, kept = self._connection()
         try:
-            code, resp = conn.mail(sender)
+            code, resp = conn.docmd("mail", f"FROM:<{sender}>")
         except (OSError, smtplib.SMTPServerDisconnected):
             if not kept:
                 raise
@@ -152,7 +164,7 @@ class SmtpTarget(Target):
         if kept and code == 421:
             self._drop()
             conn, _ = self._connection()
-            code, resp = conn.mail(sender)
+            code, resp = conn.docmd("mail", f"FROM:<{sender}>")
         return conn, code, resp
 
     def _drop(self) -> None:
@@ -189,7 +201,7 @@ class SmtpTarget(Target):
         if not rcpts:
             raise PermanentError("no recipients: 'to' and 'to_file' are empty")
         where = f"smtp://{self.opts['host']}:{self.opts['port']}"
-        sender = parseaddr(self.opts["from"])[1]
+        sender = self._sender
         try:
             conn, code, resp = self._mail_from(sender)
         except smtplib.SMTPAuthenticationError as exc:
@@ -202,7 +214,8 @@ class SmtpTarget(Target):
             _check(code, resp, f"{where}: MAIL FROM")
             accepted = 0
             for rcpt in rcpts:
-                code, resp = conn.rcpt(parseaddr(rcpt)[1] or rcpt)
+                # The address is bare already: smtplib's rcpt() would parse it again.
+                code, resp = conn.docmd("rcpt", f"TO:<{rcpt}>")
                 if code in (250, 251):
                     accepted += 1
                 elif code >= 500 and len(rcpts) == 1:
