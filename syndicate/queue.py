@@ -73,6 +73,12 @@ def producer(config: Config) -> Celery:
     return app
 
 
+def _argsrepr(*args: str) -> str:
+    # What Celery shows of a task's arguments (logs, events, Flower): given, because Celery's
+    # own, reprlib-like saferepr costs more than building the rest of the message.
+    return repr(list(args))
+
+
 class MemoryQueue:
     """A `Queue` that only records its wake-up calls: for tests and tools that drive the
     dispatcher themselves."""
@@ -98,7 +104,8 @@ class CeleryQueue:
         self.app = app
 
     def deliver(self, entry_id: str, target: str) -> None:
-        self.app.send_task(TASK_DELIVER, args=[entry_id, target], queue=QUEUE)
+        self.app.send_task(TASK_DELIVER, args=[entry_id, target], queue=QUEUE,
+                           argsrepr=_argsrepr(entry_id, target))
 
     def deliver_many(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Several wake-ups in one round trip to Redis.
@@ -116,7 +123,7 @@ class CeleryQueue:
         with self.app.producer_or_acquire() as producer, producer.batch():
             for entry_id, target in pairs:
                 self.app.send_task(TASK_DELIVER, args=[entry_id, target], queue=QUEUE,
-                                   producer=producer)
+                                   producer=producer, argsrepr=_argsrepr(entry_id, target))
 
     def poll(self, source: str) -> None:
         self.app.send_task(TASK_POLL, args=[source], queue=QUEUE)
