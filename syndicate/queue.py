@@ -11,8 +11,11 @@ from typing import Any
 
 from celery import Celery
 
+from . import broker
 from .config import Config
 from .keys import Keys
+
+broker.register()
 
 TASK_POLL = "syndicate.poll"
 TASK_DELIVER = "syndicate.deliver"
@@ -26,11 +29,9 @@ def redis_url(config: Config) -> str:
 
 
 def broker_url(url: str) -> str:
-    """kombu spells a Unix socket `redis+socket://`; redis-py spells it `unix://`."""
-    if url.startswith("unix://"):
-        path, _, query = url[len("unix://"):].partition("?")
-        return "redis+socket://" + path + (f"?{query}" if query else "")
-    return url
+    """The broker URL for Celery: kombu spells a Unix socket `+socket://` where redis-py spells
+    it `unix://`, and the scheme names syndicate's transport (`syndicate/broker.py`)."""
+    return broker.url(url)
 
 
 def celery_settings(config: Config) -> dict[str, Any]:

@@ -61,3 +61,34 @@ def test_deliver_many_is_one_round_trip(redis_url: str, prefix: str, r: redis.Re
         assert len(_queued(r, prefix)) == 22
     finally:
         app.close()
+
+
+def test_the_broker_channel_keeps_one_redis_client(redis_url: str, prefix: str) -> None:
+    """kombu would build a new client for each use (twice a task under acks_late); the
+    channel keeps one, and a new one only when kombu replaced its pool."""
+    from syndicate import broker
+
+    app = producer(make_config(redis_url, prefix))
+    try:
+        with app.connection_for_write() as conn:
+            assert isinstance(conn.transport, broker.Transport)
+            channel = conn.default_channel
+            with channel.conn_or_acquire() as a, channel.conn_or_acquire() as b:
+                assert a is b and a.ping()
+            channel._disconnect_pools()  # what kombu does after a lost connection
+            with channel.conn_or_acquire() as c:
+                assert c is not a and c.connection_pool is channel.pool and c.ping()
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("redis://127.0.0.1:6379/0", "syndicate-redis://127.0.0.1:6379/0"),
+    ("redis://:pw@host/2", "syndicate-redis://:pw@host/2"),
+    ("unix:///data/redis.sock?db=1", "syndicate-redis+socket:///data/redis.sock?db=1"),
+    ("rediss://host:6380/0", "rediss://host:6380/0"),
+])
+def test_broker_urls(given: str, expected: str) -> None:
+    from syndicate.queue import broker_url
+
+    assert broker_url(given) == expected
