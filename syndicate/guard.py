@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import heapq
 import ipaddress
+import itertools
+import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -114,16 +118,15 @@ class Deadline:
     byte a second never trips them. Every socket a request opens or reuses inside the deadline
     is registered here, and when the time is up they are all shut down, so whatever read is
     blocked on them returns at once. (A name lookup cannot be cut off this way; the resolver's
-    own timeout bounds it.)
+    own timeout bounds it.) The process's one watchdog thread keeps the time.
     """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = threading.Event()
+        self.done = False  # the request ended: nothing of it may be cut any more
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(max(0.0, seconds), self._cut)
-        self._timer.daemon = True
         self._token: contextvars.Token[Deadline | None] | None = None
 
     def add(self, sock: socket.socket | None) -> None:
@@ -137,19 +140,63 @@ class Deadline:
 
     def _cut(self) -> None:
         with self._lock:
+            if self.done:  # ended as the time ran out: its sockets are back in the pool
+                return
             self.expired.set()
             for sock in self._socks:
                 _shutdown(sock)
 
     def __enter__(self) -> Deadline:
         self._token = _DEADLINE.set(self)
-        self._timer.start()
+        _WATCHDOG.watch(time.monotonic() + max(0.0, self.seconds), self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self.done = True
+            self._socks = []  # the watchdog may hold this deadline until its time: not them
         if self._token is not None:
             _DEADLINE.reset(self._token)
+
+
+class _Watchdog:
+    """One thread that cuts every deadline of the process when its time comes. A timer thread
+    for each request cost more CPU to start and stop (0.19 ms) than the rest of a 304 poll's
+    HTTP; this is a heap and a condition variable."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._seq = itertools.count()
+        self._pid = 0
+
+    def watch(self, when: float, deadline: Deadline) -> None:
+        with self._cond:
+            if self._pid != os.getpid():  # first use, or a forked child without the thread
+                self._pid, self._heap = os.getpid(), []
+                threading.Thread(target=self._run, name="syndicate-deadlines",
+                                 daemon=True).start()
+            heapq.heappush(self._heap, (when, next(self._seq), deadline))
+            if self._heap[0][2] is deadline:  # sooner than what the thread waits for
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            due: list[Deadline] = []
+            with self._cond:
+                now = time.monotonic()
+                heap = self._heap
+                while heap and (heap[0][2].done or heap[0][0] <= now):
+                    _, _, deadline = heapq.heappop(heap)
+                    if not deadline.done:
+                        due.append(deadline)
+                if not due:
+                    self._cond.wait(heap[0][0] - now if heap else None)
+            for deadline in due:
+                deadline._cut()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _shutdown(sock: socket.socket) -> None:
