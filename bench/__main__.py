@@ -379,6 +379,58 @@ def fan_out_shapes(redis_url: str, quick: bool) -> list[Figure]:
     return out
 
 
+def startup(rounds: int) -> list[Figure]:
+    """`syndicate up` as a newcomer runs it (embedded Redis, a fresh data folder, one source),
+    from the command to the feed server seeing the first GET; the median of `rounds`."""
+    from bench.loopback import LoopbackServer, Reply, Request
+
+    body = atom(5)
+    first: list[float] = []
+
+    async def handle(req: Request) -> Reply:
+        if not first:
+            first.append(time.perf_counter())
+        return 200, [("Content-Type", "application/atom+xml")], body
+
+    server = LoopbackServer(handle)
+    times = []
+    try:
+        for _ in range(rounds):
+            folder = workdir()
+            cfg = folder / "syndicate.toml"
+            port = free_port()
+            cfg.write_text(
+                f'[site]\ntitle = "Bench"\nurl = "http://127.0.0.1:{port}/"\n\n'
+                "[fetch]\nallow_private = true\n\n"
+                f'[[sources]]\nname = "blog"\nurl = "http://127.0.0.1:{server.port}/feed"\n')
+            env = {k: v for k, v in os.environ.items()
+                   if k not in ("REDIS_URL", "SYNDICATE_CONFIG")}
+            first.clear()
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "syndicate", "up", "--config", str(cfg), "--data",
+                 str(folder / "data"), "--port", str(port)], env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                while not first and time.perf_counter() - started < 60:
+                    time.sleep(0.01)
+                if first:
+                    times.append(first[0] - started)
+            finally:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        server.stop()
+    took = statistics.median(times) if times else float("inf")
+    return [Figure("`syndicate up` to first fetch", took, "s", None, "<= 1.5 s", took <= 1.5,
+                   f"embedded Redis, a fresh data folder, one source; median of {len(times)}, "
+                   f"{min(times, default=0):.2f}-{max(times, default=0):.2f} s")]
+
+
 def round_trips(redis_url: str, deliveries: int) -> list[Figure]:
     """Round trips to Redis per delivery, counted in the client (a pipeline is one), for the
     attempt a worker makes: claim (with the entry), rate slot, on-wire mark, finish, metrics."""
@@ -505,7 +557,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
     ap.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     ap.add_argument("--only", default="", help="comma-separated steps: poll, webhook, fanout, "
-                    "rtt, feed, peer")
+                    "rtt, feed, startup, peer")
     args = ap.parse_args()
     q = args.quick
     steps: list[Callable[[], list[Figure]]] = [
@@ -516,7 +568,8 @@ def main() -> None:
         lambda: reader_feed(args.redis, 1 if q else 5, 50)
         + reader_feed(args.redis, 1 if q else 5, 500),
     ]
-    names = ["poll", "webhook", "fanout", "rtt", "feed"]
+    steps.append(lambda: startup(1 if q else 3))
+    names = ["poll", "webhook", "fanout", "rtt", "feed", "startup"]
     if not q or "peer" in args.only.split(","):  # the peer takes minutes: not in a smoke run
         steps.append(lambda: peer_figures(args.redis, q))
         names.append("peer")

