@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from . import config as config_mod
-from .config import Config
+from .config import Config, load_env
 from .errors import ConfigError, SyndicateError
 
 if TYPE_CHECKING:
@@ -172,8 +172,6 @@ def runtime_for(config_path: str | None) -> Runtime:
 def main(log_level: str, verbose: bool) -> None:
     """Publish on your own site, syndicate elsewhere: once, with a link home."""
     setup_logging("DEBUG" if verbose else log_level)
-    from .starter import load_env
-
     load_env(Path(".env"))  # what `syndicate init` wrote; the environment wins over it
 
 

@@ -542,3 +542,23 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(p), f"not valid TOML: {exc}") from None
     return parse(data, path=p.resolve())
+
+
+def load_env(path: Path) -> int:
+    """Set the variables a `.env` file names that the environment does not already have (as
+    docker compose does). Returns how many it set."""
+    if not path.is_file():
+        return 0
+    n = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        name, value = name.strip().removeprefix("export ").strip(), value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        if name and name not in os.environ:
+            os.environ[name] = value
+            n += 1
+    return n

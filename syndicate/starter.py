@@ -13,9 +13,9 @@ import re
 import secrets
 import socket
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
+from .config import load_env
 from .errors import FetchError
 from .fetch import fetch
 from .parse import ParsedFeed, parse_feed
@@ -130,28 +130,6 @@ def render_env(config_text: str) -> str:
 
 def _toml(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def load_env(path: Path) -> int:
-    """Set the variables a `.env` file names that the environment does not already have (as
-    docker compose does). Returns how many it set."""
-    import os
-
-    if not path.is_file():
-        return 0
-    n = 0
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        name, _, value = line.partition("=")
-        name, value = name.strip().removeprefix("export ").strip(), value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        if name and name not in os.environ:
-            os.environ[name] = value
-            n += 1
-    return n
 
 
 __all__ = ["TARGETS", "Checked", "FetchError", "check_feed", "load_env", "render_config",
