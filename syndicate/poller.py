@@ -208,16 +208,16 @@ class Poller:
                 result.status = "held"
                 log.warning("source %s: %s", src.name, hold)
         # Oldest first, so that targets receive posts in the order they were written.
-        for entry in entries:
-            try:
-                entry_id, status = self.store.upsert(
-                    entry, deliver=deliver, hold=hold if id(entry) in history else "", now=now)
-            except redis.ConnectionError:
-                raise  # the store is gone, not the entry: the whole poll is retried
-            except Exception as exc:
-                skipped.append(f"{(entry.guid or entry.link)[:120]}: {exc.__class__.__name__}: "
-                               f"{str(exc)[:200]}")
+        stored = self.store.upsert_many(
+            [(e, deliver, hold if id(e) in history else "") for e in entries], now=now)
+        for entry, got in zip(entries, stored, strict=True):
+            if isinstance(got, redis.ConnectionError):
+                raise got  # the store is gone, not the entry: the whole poll is retried
+            if isinstance(got, Exception):
+                skipped.append(f"{(entry.guid or entry.link)[:120]}: {got.__class__.__name__}: "
+                               f"{str(got)[:200]}")
                 continue
+            entry_id, status = got
             result.feed_changed |= status in ("new", "changed")
             if status == "new" and hold and id(entry) in history:
                 result.held.append(entry_id)

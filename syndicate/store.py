@@ -108,6 +108,33 @@ class EntryStore:
         (the same post seen through another source). With `deliver`, a new entry enters the
         outbox, to be fanned out to the targets; with `hold` (the reason), it waits for a
         person's approval instead."""
+        keys, args = self._upsert_call(entry, deliver, hold, now)
+        return self._upserted(entry, self._upsert(keys=keys, args=args))
+
+    def upsert_many(self, items: list[tuple[Entry, bool, str]], *, now: float | None = None
+                    ) -> list[tuple[str, UpsertStatus] | Exception]:
+        """`upsert` for (entry, deliver, hold) each, in one pipeline, in order: a poll's
+        entries cost one round trip, not one each. An entry that cannot be stored gets its
+        exception in its place, and the others are stored; a lost connection raises."""
+        out: list[tuple[str, UpsertStatus] | Exception] = []
+        pipe = self.r.pipeline(transaction=False)
+        staged = []
+        for entry, deliver, hold in items:
+            try:
+                keys, args = self._upsert_call(entry, deliver, hold, now)
+            except Exception as exc:  # noqa: BLE001 - reported in the entry's place
+                out.append(exc)
+                continue
+            self._upsert(keys=keys, args=args, client=pipe)
+            staged.append((len(out), entry))
+            out.append(ValueError("not stored"))
+        if staged:
+            for (at, entry), res in zip(staged, pipe.execute(raise_on_error=False), strict=True):
+                out[at] = res if isinstance(res, Exception) else self._upserted(entry, res)
+        return out
+
+    def _upsert_call(self, entry: Entry, deliver: bool, hold: str, now: float | None
+                     ) -> tuple[list[str], list[Any]]:
         now = time.time() if now is None else now
         ids = identity.identity_keys(entry.guid, entry.link, entry.post_id, entry.fingerprint)
         if not ids:
@@ -120,15 +147,18 @@ class EntryStore:
                           "published": entry.published or now,
                           "updated": entry.updated or entry.published or now})
         fp_index = next((5 + i for i, (kind, _) in enumerate(ids) if kind == "fp"), 0)
-        status, entry_id = self._upsert(
-            keys=[self.keys.timeline, self.keys.feed_state, self.keys.outbox, self.keys.held,
-                  *(self.keys.identity(k, v) for k, v in ids)],
-            args=[self.keys.entry(""), new_id, stored.to_json(), content_hash(entry),
-                  stored.published, now, entry.source,
-                  "hold" if hold else ("deliver" if deliver else "record"), hold,
-                  fp_index, identity.digest(identity.normalize_text(entry.title)),
-                  "1" if undated else "0"],
-        )
+        keys = [self.keys.timeline, self.keys.feed_state, self.keys.outbox, self.keys.held,
+                *(self.keys.identity(k, v) for k, v in ids)]
+        args = [self.keys.entry(""), new_id, stored.to_json(), content_hash(entry),
+                stored.published, now, entry.source,
+                "hold" if hold else ("deliver" if deliver else "record"), hold,
+                fp_index, identity.digest(identity.normalize_text(entry.title)),
+                "1" if undated else "0"]
+        return keys, args
+
+    @staticmethod
+    def _upserted(entry: Entry, res: Any) -> tuple[str, UpsertStatus]:
+        status, entry_id = res
         entry.id = _s(entry_id)
         return entry.id, cast(UpsertStatus, _s(status))
 

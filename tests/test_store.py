@@ -140,3 +140,22 @@ def test_normalized_text_is_what_stored_fingerprints_were_made_with(text: str) -
 
     folded = unicodedata.normalize("NFKC", plain_text(text)).casefold()
     assert normalize_text(text) == " ".join(re.split(r"[\W_]+", folded)).strip()
+
+
+def test_upsert_many_is_upsert_in_order_and_one_bad_entry_stays_alone(r, prefix) -> None:
+    """A poll stores its entries in one pipeline: the same outcomes as one by one (an entry
+    seen twice in one batch is the same post), and an entry that cannot be stored is reported
+    in its place while the others are stored."""
+    s = EntryStore(r, Keys(prefix))
+    a = Entry(source="blog", guid="urn:a", link="https://blog.example/a", title="A",
+              content_html="<p>a</p>", published=1.0)
+    again = Entry(**{**a.__dict__})
+    nameless = Entry(source="blog", guid="", link="", title="?", content_html="", published=2.0)
+    b = Entry(source="blog", guid="urn:b", link="https://blog.example/b", title="B",
+              content_html="<p>b</p>", published=3.0)
+    got = s.upsert_many([(a, True, ""), (again, True, ""), (nameless, True, ""), (b, False, "")])
+    assert got[0] == (a.id, "new") and got[1] == (a.id, "same")
+    assert isinstance(got[2], ValueError) and "guid or a link" in str(got[2])
+    assert got[3] == (b.id, "new")
+    assert s.outbox() == [a.id]  # b was recorded, not sent
+    assert s.get(b.id) is not None and s.upsert(b)[1] == "same"
