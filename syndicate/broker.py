@@ -21,7 +21,7 @@ from typing import Any
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 
-__all__ = ["ALIAS", "Channel", "Transport", "register"]
+__all__ = ["ALIAS", "Channel", "Transport", "register", "url"]
 
 ALIAS = "syndicate-redis"
 

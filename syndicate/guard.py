@@ -165,38 +165,44 @@ class _Watchdog:
     HTTP; this is a heap and a condition variable."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        # Also in a forked child (a prefork pool): the thread did not come along, and the
+        # lock may have been held by it at the fork.
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, Deadline]] = []
         self._seq = itertools.count()
-        self._pid = 0
+        self._started = False
 
     def watch(self, when: float, deadline: Deadline) -> None:
         with self._cond:
-            if self._pid != os.getpid():  # first use, or a forked child without the thread
-                self._pid, self._heap = os.getpid(), []
-                threading.Thread(target=self._run, name="syndicate-deadlines",
-                                 daemon=True).start()
+            if not self._started:
+                self._started = True
+                threading.Thread(target=self._run, args=(self._cond, self._heap),
+                                 name="syndicate-deadlines", daemon=True).start()
             heapq.heappush(self._heap, (when, next(self._seq), deadline))
             if self._heap[0][2] is deadline:  # sooner than what the thread waits for
                 self._cond.notify()
 
-    def _run(self) -> None:
+    @staticmethod
+    def _run(cond: threading.Condition, heap: list[tuple[float, int, Deadline]]) -> None:
         while True:
             due: list[Deadline] = []
-            with self._cond:
+            with cond:
                 now = time.monotonic()
-                heap = self._heap
                 while heap and (heap[0][2].done or heap[0][0] <= now):
                     _, _, deadline = heapq.heappop(heap)
                     if not deadline.done:
                         due.append(deadline)
                 if not due:
-                    self._cond.wait(heap[0][0] - now if heap else None)
+                    cond.wait(heap[0][0] - now if heap else None)
             for deadline in due:
                 deadline._cut()
 
 
 _WATCHDOG = _Watchdog()
+os.register_at_fork(after_in_child=_WATCHDOG._reset)
 
 
 def _shutdown(sock: socket.socket) -> None:

@@ -43,3 +43,22 @@ def test_many_threads_each_get_their_own() -> None:
     for t in threads:
         t.join()
     assert cut == [True] * 40
+
+
+def test_a_forked_child_has_its_own_watchdog() -> None:
+    """A prefork pool forks after the parent may have used (and locked) the watchdog."""
+    import os
+
+    with Deadline(30):
+        pass  # the parent's thread is running
+    pid = os.fork()
+    if pid == 0:  # the child: a deadline must still cut, with no thread inherited
+        code = 1
+        try:
+            with Deadline(0.1) as d:
+                time.sleep(0.5)
+                code = 0 if d.expired.is_set() else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
