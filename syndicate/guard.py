@@ -27,7 +27,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -282,7 +285,50 @@ class GuardedAdapter(HTTPAdapter):
     Through a proxy, the proxy connects to the target: the guard then checks the proxy's
     address only, and `check_url` the target's name."""
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
+    def init_poolmanager(self, connections: int, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(connections, *args, **kwargs)
+        self._remembered = connections  # as many pools as the manager keeps
         self.poolmanager.pool_classes_by_scheme = {"http": GuardedHTTPPool,
                                                    "https": GuardedHTTPSPool}
+        self._pools: dict[tuple[str, str, Any, Any], Any] = {}
+
+    def get_connection_with_tls_context(self, request: PreparedRequest, verify: Any,
+                                        proxies: Any = None, cert: Any = None) -> Any:
+        """The pool for this origin, remembered. requests builds the pool manager's key from
+        the request on every send (a dozen calls, under a lock); the answer only changes with the origin, `verify` and `cert`. No more pools are remembered than
+        the manager keeps (`pool_connections`), so no more sockets stay open than without this;
+        a closed pool (the session was closed: its `pool` is None) is asked for again."""
+        if proxies:
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        parts = urlsplit(request.url or "")
+        key = (parts.scheme.lower(), parts.netloc.lower(), verify, cert)
+        pool = self._pools.get(key)
+        if pool is None or pool.pool is None:
+            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+            if len(self._pools) >= self._remembered:
+                self._pools.clear()
+            self._pools[key] = pool
+        return pool
+
+    def close(self) -> None:
+        """Close the remembered pools' connections too: the pool manager only forgets its
+        pools (urllib3 2 closes none), and a remembered one would keep its sockets open."""
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+        super().close()
+
+    def build_response(self, req: PreparedRequest, resp: Any) -> Response:
+        """requests' response, without copying the server's cookies into a jar: nothing here
+        sends cookies back (each request is prepared without the session's), and a feed's
+        Set-Cookie headers would only cost a parse per request and memory per host."""
+        response = Response()
+        response.status_code = resp.status
+        response.headers = CaseInsensitiveDict(resp.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url.decode() if isinstance(req.url, bytes) else req.url  # type: ignore[assignment]
+        response.request = req
+        response.connection = self
+        return response

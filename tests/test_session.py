@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import requests
+
 from syndicate.session import Session
+
+from .fakes.http import LoopbackServer, Reply, Request
 
 
 def test_proxies_per_origin_read_once(monkeypatch) -> None:
@@ -29,3 +33,48 @@ def test_ca_bundle_applies_to_every_send(monkeypatch, tmp_path) -> None:
     assert settings["verify"] == str(bundle)
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     assert Session().verify is True
+
+
+class _Cookies(LoopbackServer):
+    def handle(self, request: Request) -> Reply:
+        return Reply(200, b"ok", headers={"Set-Cookie": f"track={request.path[1:]}; Path=/"})
+
+
+def test_a_sites_cookies_are_not_kept() -> None:
+    """Nothing sends cookies back, so a feed's Set-Cookie headers must not pile up in memory
+    over months of polls."""
+    server = _Cookies().start()
+    try:
+        s = Session()
+        for n in range(3):
+            for redirects in (False, True):
+                resp = s.get(f"{server.url}/{n}", timeout=5, allow_redirects=redirects)
+                assert resp.status_code == 200 and resp.text == "ok"
+                assert resp.headers["Set-Cookie"].startswith("track=")  # seen, not stored
+        assert len(s.cookies) == 0
+    finally:
+        server.stop()
+
+
+def test_pools_are_remembered_no_more_than_the_manager_keeps() -> None:
+    """The adapter remembers each origin's pool, but no more of them than the pool manager
+    keeps, so no more sockets stay open; a pool closed with the session is not used again."""
+    first, second = _Cookies().start(), _Cookies().start()
+    try:
+        s = Session()
+        adapter = s.get_adapter(first.url)
+        adapter.init_poolmanager(1, 1)  # room for one origin: each new one drops the last
+        for _ in range(2):
+            for server in (first, second):
+                assert s.get(server.url + "/x", timeout=5, allow_redirects=False).text == "ok"
+                assert len(adapter._pools) == 1
+        pool = adapter.get_connection_with_tls_context(
+            s.prepare_request(requests.Request("GET", second.url)), True)
+        assert pool is adapter.get_connection_with_tls_context(
+            s.prepare_request(requests.Request("GET", second.url + "/other")), True)
+        s.close()  # closes every pool
+        assert pool.pool is None
+        assert s.get(second.url + "/y", timeout=5, allow_redirects=False).text == "ok"
+    finally:
+        first.stop()
+        second.stop()
