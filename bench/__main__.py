@@ -8,6 +8,7 @@ asserted in the test suite (`tests/test_bench.py` only runs `--quick` to keep th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import re
@@ -295,17 +296,26 @@ def fan_out(redis_url: str, entries: int, workers: int, concurrency: int,
         n_tasks = entries * 3
         qkey = cluster.prefix + ":celery:syndicate"
         noop_rates, rates, noop_cmds_l, totals = [], [], [], []
+        # Where the CPU goes, per task: the worker processes, the Redis server (when it runs
+        # here) and this process (the publishing, and the three targets' server).
+        groups = {"workers": [psutil.Process(p.pid) for n, p in cluster.procs.items()
+                              if n.startswith("worker")],
+                  "redis": _redis_process(r), "bench": [psutil.Process()]}
+        noop_cpu: list[dict[str, float]] = []
+        real_cpu: list[dict[str, float]] = []
         # Rounds alternate the baseline and the real thing, so that a slow spell of the
         # machine weighs on both; each figure is the median of the rounds.
         for round_ in range(rounds):
             # Baseline: Celery's own cost, as many no-op tasks through the same workers.
             before = int(r.info("stats")["total_commands_processed"])
+            cpu0 = _cpu(groups)
             started = time.perf_counter()
             for _ in range(n_tasks):
                 app.send_task("syndicate.noop", queue="syndicate")
             while r.llen(qkey) or len(r.hkeys(cluster.prefix + ":celery:unacked")):
                 time.sleep(0.05)
             noop_rates.append(n_tasks / (time.perf_counter() - started))
+            noop_cpu.append(_per_task(cpu0, _cpu(groups), n_tasks))
             noop_cmds_l.append((int(r.info("stats")["total_commands_processed"]) - before)
                                / n_tasks)
             # The real thing: entries x 3 targets answering after 50 ms.
@@ -319,6 +329,7 @@ def fan_out(redis_url: str, entries: int, workers: int, concurrency: int,
                 eid, _ = rt.store.upsert(e)
                 ids.append(eid)
             arrived = sum(t.count for t in targets)
+            cpu0 = _cpu(groups)
             fan_started = time.perf_counter()
             for eid in ids:
                 rt.dispatcher.fan_out(eid)
@@ -327,6 +338,7 @@ def fan_out(redis_url: str, entries: int, workers: int, concurrency: int,
                    and time.perf_counter() - started < 600):
                 time.sleep(0.05)
             rates.append(n_tasks / (time.perf_counter() - fan_started))
+            real_cpu.append(_per_task(cpu0, _cpu(groups), n_tasks))
             time.sleep(1.0)  # the last finishes are recorded
             totals.append((int(r.info("stats")["total_commands_processed"]) - before) / n_tasks)
         noop_rate, rate = statistics.median(noop_rates), statistics.median(rates)
@@ -339,11 +351,18 @@ def fan_out(redis_url: str, entries: int, workers: int, concurrency: int,
         shutil.rmtree(folder, ignore_errors=True)
     ours = total - noop_cmds  # what a delivery adds to Celery's own cost per task
     mib = 1024 * 1024
+    cpu_real = {k: statistics.median(c[k] for c in real_cpu) for k in real_cpu[0]}
+    cpu_noop = {k: statistics.median(c[k] for c in noop_cpu) for k in noop_cpu[0]}
     return [
         Figure(f"fan-out: {entries} entries x 3 targets (50 ms each)", rate, "deliveries/s",
                noop_rate, ">= 60% of no-op tasks/s", rate / noop_rate >= 0.6,
                f"{workers} worker processes x {concurrency} threads; median of {rounds} "
                "alternating rounds", percent=True),
+        Figure("CPU per delivery, all processes", sum(cpu_real.values()), "ms",
+               sum(cpu_noop.values()), "report", True,
+               ", ".join(f"{k} {cpu_real[k]:.2f} (no-op {cpu_noop[k]:.2f})" for k in cpu_real)
+               + "; the baseline is a no-op task's. With the CPU the limit, tasks/s is about "
+               "cores x 1,000 ms over the total"),
         Figure("Redis commands per delivery, as INFO counts them", ours, "commands", None,
                "report", True,
                f"Celery's included: {total:.1f}; a no-op task alone: {noop_cmds:.1f}; counts "
@@ -356,6 +375,31 @@ def fan_out(redis_url: str, entries: int, workers: int, concurrency: int,
                f"PSS of granian's supervisor and worker process; their RSS summed: "
                f"{peak['web'][0] / mib:.0f} MiB"),
     ]
+
+
+def _redis_process(r: redis.Redis) -> list[psutil.Process]:
+    """The Redis server's process when it runs on this machine (its CPU is part of the cost)."""
+    try:
+        return [psutil.Process(int(r.info("server")["process_id"]))]
+    except (psutil.Error, KeyError, ValueError):
+        return []
+
+
+def _cpu(groups: dict[str, list[psutil.Process]]) -> dict[str, float]:
+    out = {}
+    for name, procs in groups.items():
+        total = 0.0
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        out[name] = total
+    return out
+
+
+def _per_task(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+    """Milliseconds of CPU per task, by process group."""
+    return {k: 1000 * (after[k] - before[k]) / n for k in before}
 
 
 # Worker shapes on 2 cores: processes x threads. The first is the one the main figures use:
