@@ -172,7 +172,8 @@ def peer_figures(redis_url: str, quick: bool) -> list[Figure]:
                       f"worker CPU {first['cpu_ms']:.1f} ms per email ({cpu_low:.1f}-"
                       f"{cpu_high:.1f}; rss2email {first['r2e_cpu_ms']:.1f}); syndicate "
                       f"{low:,.0f}-{high:,.0f}/s over the rounds; sent {first['sent'][1]} / "
-                      f"{first['sent'][0]} (the fewest of a round)"))
+                      f"{first['sent'][0]} (the fewest of a round); "
+                      f"{peer.FIRST_RUN_WORKERS} worker processes x 8 threads"))
     for latency, n, goal in ((0.1, 20 if quick else 200, 20.0), (0.0, 20 if quick else 1000, 2.0)):
         got = peer.unchanged(redis_url, n, 2, latency, rounds=1 if quick else 3)
         ours, theirs, low, high = got["304"]

@@ -30,6 +30,7 @@ import psutil
 from bench.faults.harness import Cluster, CountingSmtp, workdir
 from bench.sites import Farm, atom
 
+FIRST_RUN_WORKERS = os.cpu_count() or 2  # worker processes on the first run, 8 threads each
 PEER_THREADS = 32  # the threads of one worker process in the volume shape (4 x 32)
 
 
@@ -91,7 +92,8 @@ def first_run(redis_url: str, feeds: int, entries: int, rounds: int = 3) -> dict
             run["r2e_sent"] = sum(sink.count.values()) - before
             run["r2e_rate"] = run["r2e_sent"] / seconds
             run["r2e_cpu_ms"] = 1000 * cpu / max(1, run["r2e_sent"])
-            # syndicate: its real worker processes, one per core, as `syndicate up` would run
+            # syndicate: its real worker processes, one per core of 8 threads each (how to
+            # scale a worker out; `syndicate up` runs one process of 4 threads)
             run.update(_syndicate_first_run(redis_url, folder / f"syndicate{n}", urls, sink,
                                             total, prefix=f"peer{n}"))
             runs.append(run)
@@ -118,7 +120,7 @@ def _syndicate_first_run(redis_url: str, folder: Path, urls: dict[str, str], sin
         worker={"tick": "1h", "concurrency": "8"}, prefix=prefix)
     try:
         rt = cluster.runtime()
-        for w in range(os.cpu_count() or 2):
+        for w in range(FIRST_RUN_WORKERS):
             cluster.start_worker(f"worker{w}", concurrency=8)
         time.sleep(3)
         procs = [psutil.Process(p.pid) for p in cluster.procs.values()]
