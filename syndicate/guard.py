@@ -295,9 +295,10 @@ class GuardedAdapter(HTTPAdapter):
     def get_connection_with_tls_context(self, request: PreparedRequest, verify: Any,
                                         proxies: Any = None, cert: Any = None) -> Any:
         """The pool for this origin, remembered. requests builds the pool manager's key from
-        the request on every send (a dozen calls, under a lock); the answer only changes with the origin, `verify` and `cert`. No more pools are remembered than
-        the manager keeps (`pool_connections`), so no more sockets stay open than without this;
-        a closed pool (the session was closed: its `pool` is None) is asked for again."""
+        the request on every send (a dozen calls, under a lock); the answer only changes with
+        the origin, `verify` and `cert`. No more pools are remembered than the manager keeps
+        (`pool_connections`), so no more sockets stay open than without this; a closed pool
+        (the session was closed: its `pool` is None) is asked for again."""
         if proxies:
             return super().get_connection_with_tls_context(request, verify, proxies, cert)
         parts = urlsplit(request.url or "")
