@@ -58,7 +58,7 @@ def test_a_sites_cookies_are_not_kept() -> None:
 
 def test_pools_are_remembered_no_more_than_the_manager_keeps() -> None:
     """The adapter remembers each origin's pool, but no more of them than the pool manager
-    keeps, so no more sockets stay open; a pool closed with the session is not used again."""
+    keeps, so no more sockets stay open; a closed pool is not used again."""
     first, second = _Cookies().start(), _Cookies().start()
     try:
         s = Session()
@@ -68,13 +68,17 @@ def test_pools_are_remembered_no_more_than_the_manager_keeps() -> None:
             for server in (first, second):
                 assert s.get(server.url + "/x", timeout=5, allow_redirects=False).text == "ok"
                 assert len(adapter._pools) == 1
-        pool = adapter.get_connection_with_tls_context(
-            s.prepare_request(requests.Request("GET", second.url)), True)
+        pool = adapter.get_connection_with_tls_context(  # the one the sends above used
+            s.prepare_request(requests.Request("GET", second.url)), s.verify)
         assert pool is adapter.get_connection_with_tls_context(
-            s.prepare_request(requests.Request("GET", second.url + "/other")), True)
+            s.prepare_request(requests.Request("GET", second.url + "/other")), s.verify)
+        adapter.poolmanager.clear()  # the manager drops it, and closes it as urllib3 1.x does
+        pool.close()
+        assert s.get(second.url + "/y", timeout=5, allow_redirects=False).text == "ok"
+        pool = adapter._pools[next(iter(adapter._pools))]
         s.close()  # closes every pool
         assert pool.pool is None
-        assert s.get(second.url + "/y", timeout=5, allow_redirects=False).text == "ok"
+        assert s.get(second.url + "/z", timeout=5, allow_redirects=False).text == "ok"
     finally:
         first.stop()
         second.stop()
