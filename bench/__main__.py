@@ -379,9 +379,12 @@ def fan_out(redis_url: str, entries: int, workers: int, concurrency: int,
 
 
 def _redis_process(r: redis.Redis) -> list[psutil.Process]:
-    """The Redis server's process when it runs on this machine (its CPU is part of the cost)."""
+    """The Redis server's process when it runs on this machine (its CPU is part of the cost).
+    A server elsewhere reports a pid that may name some other process here: that one is not
+    counted."""
     try:
-        return [psutil.Process(int(r.info("server")["process_id"]))]
+        proc = psutil.Process(int(r.info("server")["process_id"]))
+        return [proc] if "redis" in proc.name().lower() else []
     except (psutil.Error, KeyError, ValueError):
         return []
 

@@ -54,6 +54,8 @@ class Queue(Protocol):
 
     def poll(self, source: str) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class LeaseLost(SyndicateError):
     """Another worker took the record over: this attempt must not send."""

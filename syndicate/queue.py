@@ -97,6 +97,9 @@ class MemoryQueue:
     def poll(self, source: str) -> None:
         self.polls.append(source)
 
+    def close(self) -> None:
+        pass  # holds no connection
+
 
 class CeleryQueue:
     """The dispatcher's `Queue`, backed by Celery messages sent by task name."""

@@ -91,9 +91,7 @@ class Runtime:
         server only shuts down when the stopping client is its last one: a pool left open (by a
         reference that outlives the command) would leave the server running after the command.
         """
-        close_queue = getattr(self.queue, "close", None)
-        if close_queue is not None:
-            close_queue()
+        self.queue.close()
         self.poller.session.close()
         self.redis.close()
 
