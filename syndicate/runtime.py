@@ -34,6 +34,7 @@ from .metrics import Metrics
 from .poller import Poller, PollResult
 from .queue import CeleryQueue, producer, redis_url
 from .redact import Redactor
+from .scripts import ScriptClient
 from .store import EntryStore
 
 log = logging.getLogger("syndicate")
@@ -47,7 +48,7 @@ def connect(url: str) -> Redis:
     every script is: the claim is fenced, creates are NX, and an upsert whose answer was lost
     already put its entry in the outbox."""
     retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=25)
-    return Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5,
+    return ScriptClient.from_url(url, socket_timeout=30, socket_connect_timeout=5,
                           health_check_interval=30, retry=retry,
                           retry_on_error=[BusyLoadingError, RedisConnectionError, TimeoutError])
 
