@@ -18,7 +18,7 @@ import requests
 from . import __version__
 from .errors import FetchError
 from .guard import Deadline, UnsafeURL, check_url, guarding
-from .session import Session
+from .session import Session, prepared_url
 
 __all__ = ["Fetched", "UnsafeURL", "check_url", "fetch", "post_form"]
 
@@ -101,7 +101,7 @@ def _prepared_get(url: str, headers: dict[str, str]) -> requests.PreparedRequest
     cost as much again."""
     prepared = requests.PreparedRequest()
     prepared.prepare_method("GET")
-    prepared.prepare_url(url, None)
+    prepared.url = prepared_url(url)
     prepared.prepare_headers(headers)
     prepared.prepare_cookies(None)  # an empty jar: the session stores a response's cookies in it
     prepared.body = None

@@ -9,7 +9,9 @@ to `send` too, where requests itself would not read the CA bundle at all.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Mapping
 from http.cookiejar import CookiePolicy, DefaultCookiePolicy
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +21,30 @@ import requests
 from requests.utils import resolve_proxies
 
 from .guard import GuardedAdapter
+
+
+@functools.lru_cache(maxsize=256)
+def _url(url: str, params: tuple[tuple[Any, Any], ...]) -> str:
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, list(params) or None)
+    return prepared.url or url
+
+
+def prepared_url(url: str, params: Any = None) -> str:
+    """`url` with `params` as `PreparedRequest.prepare_url` writes it (IDNA host, quoting, the
+    query), remembered: the same few URLs (a source's feed, a target's endpoint) come back on
+    every poll and delivery, and preparing one costs more than a quarter of a request's own
+    preparation. Errors are not remembered: a bad URL raises every time."""
+    if not params:
+        return _url(url, ())
+    try:
+        key = tuple(params.items() if isinstance(params, Mapping) else params)
+        hash(key)
+    except TypeError:  # a list of values for a name: not a cache key, prepared as it is
+        prepared = requests.PreparedRequest()
+        prepared.prepare_url(url, params)
+        return prepared.url or url
+    return _url(url, key)
 
 
 class _NoCookies(DefaultCookiePolicy):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import requests
 
 from syndicate.session import Session
@@ -82,3 +84,43 @@ def test_pools_are_remembered_no_more_than_the_manager_keeps() -> None:
     finally:
         first.stop()
         second.stop()
+
+
+# Requests as adapters build them: JSON, a form, bytes, query parameters in each shape
+# requests takes, credentials in the URL, a host that is not ASCII, a lower-case method.
+SHAPES = [
+    dict(method="POST", url="http://127.0.0.1:9/in", json={"title": "Ünïcode", "n": 1}),
+    dict(method="POST", url="http://127.0.0.1:9/in", data={"a": "1", "b": "ü"}),
+    dict(method="PUT", url="http://127.0.0.1:9/posts/7", data=b"\x00raw",
+         headers={"Content-Type": "application/octet-stream"}),
+    dict(method="get", url="http://127.0.0.1:9/q?x=1", params={"page": 2, "q": "a b"}),
+    dict(method="GET", url="http://127.0.0.1:9/q", params=[("tag", "a"), ("tag", "b")]),
+    dict(method="GET", url="http://127.0.0.1:9/q", params={"tag": ["a", "b"]}),
+    dict(method="POST", url="http://user:p%40ss@127.0.0.1:9/in", json={}),
+    dict(method="GET", url="http://bücher.example/feed"),
+]
+
+
+def test_a_targets_request_is_prepared_as_requests_prepares_it(make_runtime) -> None:
+    secret = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+    rt, _ = make_runtime(targets=[{"name": "hook", "kind": "webhook",
+                                   "url": "http://127.0.0.1:9/in", "secret": secret}])
+    adapter = rt.dispatcher.target("hook")
+    for shape in SHAPES:
+        for _ in range(2):  # the second time, the URL comes from the remembered ones
+            ours = adapter.prepare(requests.Request(**shape))  # type: ignore[arg-type]
+            theirs = requests.Request(**shape)  # type: ignore[arg-type]
+            theirs.headers = dict(ours.headers)  # the User-Agent (and auth) ours added
+            want = theirs.prepare()
+            assert (ours.method, ours.url, ours.body) == (want.method, want.url, want.body)
+            assert dict(ours.headers) == dict(want.headers), shape
+
+
+def test_a_bad_url_is_refused_every_time() -> None:
+    import pytest
+
+    from syndicate.session import prepared_url
+
+    for _ in range(2):
+        with pytest.raises(requests.exceptions.MissingSchema):
+            prepared_url("no-scheme/feed")

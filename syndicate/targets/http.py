@@ -23,7 +23,7 @@ from ..config import SiteConfig, TargetConfig
 from ..entry import Entry
 from ..errors import AmbiguousError, PermanentError, TargetBroken, TransientError
 from ..fetch import USER_AGENT
-from ..session import Session
+from ..session import Session, prepared_url
 from .base import SECRET_MASK, Attempt, DeliveryResult, Target
 
 
@@ -132,7 +132,20 @@ class HttpTarget(Target):
         # Prepared on its own: the session holds no cookies, defaults or hooks for an API
         # client, and requests' generic merging of them is a fifth of a delivery's CPU.
         request.headers = {"User-Agent": USER_AGENT, **(request.headers or {})}
-        return request.prepare()
+        if request.files or request.cookies or request.auth or any(request.hooks.values()):
+            return request.prepare()
+        # `Request.prepare`'s steps, with the URL remembered (`prepared_url`) and the auth,
+        # file and hook steps skipped when there is nothing for them: a third of its CPU.
+        prepared = requests.PreparedRequest()
+        prepared.prepare_method(request.method)
+        prepared.url = prepared_url(request.url, request.params)
+        prepared.prepare_headers(request.headers)
+        prepared.prepare_cookies(None)  # an empty jar, which a followed redirect writes to
+        prepared.prepare_body(request.data, None, request.json)
+        if "@" in prepared.url:  # credentials in the URL become Basic auth, as requests does
+            prepared.prepare_auth(None, prepared.url)
+        prepared.hooks = {"response": []}
+        return prepared
 
     def call(self, request: requests.Request, *, creates: bool = False,
              writes: bool | None = None) -> requests.Response:
