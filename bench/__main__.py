@@ -41,6 +41,7 @@ from syndicate.entry import Entry
 from syndicate.metrics import Metrics
 from syndicate.queue import MemoryQueue
 from syndicate.runtime import Runtime
+from syndicate.scripts import ScriptClient
 
 ROOT = Path(__file__).resolve().parent
 
@@ -496,6 +497,12 @@ def round_trips(redis_url: str, deliveries: int) -> list[Figure]:
     rt.dispatcher.deliver(ids[0], "hook")  # scripts loaded, adapter built
     counts = {"trips": 0}
     real_exec, real_pipe = redis.Redis.execute_command, redis.client.Pipeline.execute
+    # A registered script goes on the thread's own connection, past execute_command.
+    real_script = ScriptClient.evalsha_here
+
+    def script_counted(self, *args, **kw):  # type: ignore[no-untyped-def]
+        counts["trips"] += 1
+        return real_script(self, *args, **kw)
 
     def exec_counted(self, *args, **kw):  # type: ignore[no-untyped-def]
         counts["trips"] += 1
@@ -507,12 +514,14 @@ def round_trips(redis_url: str, deliveries: int) -> list[Figure]:
 
     redis.Redis.execute_command = exec_counted  # type: ignore[method-assign]
     redis.client.Pipeline.execute = pipe_counted  # type: ignore[method-assign]
+    ScriptClient.evalsha_here = script_counted  # type: ignore[method-assign]
     try:
         for eid in ids[1:]:
             rt.dispatcher.deliver(eid, "hook")
     finally:
         redis.Redis.execute_command = real_exec  # type: ignore[method-assign]
         redis.client.Pipeline.execute = real_pipe  # type: ignore[method-assign]
+        ScriptClient.evalsha_here = real_script  # type: ignore[method-assign]
         target.stop()
         cleanup(redis_url, prefix)
     per = counts["trips"] / (len(ids) - 1)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .embedded import STARTING_ENV, EmbeddedRedis
+from .errors import SyndicateError
 
 log = logging.getLogger("syndicate.up")
 
@@ -83,7 +84,8 @@ def run(config_path: Path, data_dir: Path, host: str, port: int) -> int:
             assert embedded is not None
             url = embedded.start()
             if url != env["REDIS_URL"]:
-                raise RuntimeError(f"the embedded Redis is on {url}, not {env['REDIS_URL']}")
+                raise SyndicateError(f"the embedded Redis is on {url}, not on "
+                                     f"{env['REDIS_URL']} where the parts were told to look")
             del env[STARTING_ENV]  # a child restarted later checks Redis as it starts
         log.info("syndicate is up: http://%s:%d/feed.xml", host, port)
         while not stopping:

@@ -4,6 +4,7 @@ figures are for bench/RESULTS.md, measured with `python -m bench --write`."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,3 +25,8 @@ def test_bench_quick_runs(redis_url: str) -> None:
                    "fan-out", "Redis commands per delivery", "peak RSS", "reader feed"):
         assert figure in out.stdout, figure
     assert "(0 runs)" not in out.stdout, "no publish webhook reached its target"
+    # The round trips are counted where the client sends them: a count of none means a path
+    # (such as the scripts' own connections) went past the counting.
+    trips = re.search(r"Redis round trips per delivery attempt \(worker side\): ([\d.]+)",
+                      out.stdout)
+    assert trips and 1 <= float(trips.group(1)) <= 6, out.stdout[-2000:]
