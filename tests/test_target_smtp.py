@@ -145,7 +145,7 @@ def test_smtp_server_down_is_retried(make_runtime) -> None:
 
 
 
-def test_one_connection_per_worker_thread_and_one_tls_context(make_runtime, smtp, monkeypatch) -> None:
+def test_one_kept_connection_and_one_tls_context(make_runtime, smtp, monkeypatch) -> None:
     """Three emails on one kept connection, not three logins; and the TLS context, which loads
     the CA bundle, is never built for a plain connection."""
     import ssl
@@ -169,3 +169,53 @@ def test_a_kept_connection_the_server_closed_is_opened_again(make_runtime, smtp)
     smtp.close_sessions()
     assert rt.dispatcher.deliver(new_entry(rt, 2), "mail").state == "delivered"
     assert len(smtp.messages) == 2 and smtp.inbox.sessions == 2
+
+
+def test_a_worker_opens_no_more_connections_than_max_connections(make_runtime, smtp) -> None:
+    """Six threads mail at once through two sessions, not one session a thread: a mail server
+    refuses a client that opens too many."""
+    import threading
+
+    rt, _ = make_runtime(targets=[{**smtp_target(smtp), "max_connections": 2}])
+    ids = [new_entry(rt, n) for n in range(1, 13)]
+    states: list[str] = []
+
+    def mail(part: list[str]) -> None:
+        for eid in part:
+            states.append(rt.dispatcher.deliver(eid, "mail").state)
+        rt.dispatcher.close()
+
+    threads = [threading.Thread(target=mail, args=(ids[i::6],)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert states == ["delivered"] * 12
+    assert len(smtp.messages) == 12 and smtp.inbox.sessions <= 2
+
+
+def test_every_connection_busy_is_a_retry_naming_the_limit(make_runtime, smtp) -> None:
+    rt, _ = make_runtime(targets=[{**smtp_target(smtp), "max_connections": 1,
+                                   "timeout": "1s"}])
+    eid = new_entry(rt)
+    adapter = rt.dispatcher.target("mail")
+    held = adapter.sessions.take(1.0)  # another thread's message, in its one slot
+    try:
+        out = rt.dispatcher.deliver(eid, "mail")
+    finally:
+        adapter.sessions.give(held)
+    assert out.state == "failed", out
+    assert "all 1 connections of this worker stayed busy" in out.error
+    assert not smtp.messages  # nothing went out, and the record waits for its retry
+    assert rt.ledger.get(eid, "mail").state == "failed"
+
+
+def test_max_connections_must_be_positive(redis_url: str, prefix: str) -> None:
+    from syndicate.errors import ConfigError
+
+    from .conftest import make_config
+
+    with pytest.raises(ConfigError, match=r"targets\[mail\]\.max_connections"):
+        make_config(redis_url, prefix, targets=[{
+            "name": "mail", "kind": "smtp", "host": "127.0.0.1", "security": "none",
+            "from": "a@b.example", "to": ["c@d.example"], "max_connections": 0}])

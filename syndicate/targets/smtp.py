@@ -9,8 +9,10 @@ resend a person chooses to make is recognisable as the same message.
 from __future__ import annotations
 
 import functools
+import os
 import smtplib
 import ssl
+import threading
 import time
 from datetime import UTC, datetime
 from email.utils import format_datetime, formataddr, parseaddr
@@ -18,7 +20,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .. import mime
-from ..config import SiteConfig, TargetConfig
 from ..entry import Entry
 from ..errors import AmbiguousError, ConfigError, PermanentError, TargetBroken, TransientError
 from ..mail import render_email
@@ -26,6 +27,77 @@ from .base import Attempt, DeliveryResult, Target
 from .options import Option
 
 IDLE_CLOSE = 30.0  # a kept connection unused this long is closed, not trusted (servers time out)
+MAX_CONNECTIONS = 4  # per worker process and server, unless the target says otherwise
+
+
+def _quit(conn: smtplib.SMTP) -> None:
+    try:
+        conn.quit()
+    except (OSError, smtplib.SMTPException):
+        conn.close()
+
+
+class Sessions:
+    """The SMTP sessions one worker process keeps to one server, shared by all its threads.
+
+    At most `limit` are open at once, however many threads the worker runs: mail servers
+    refuse a client that opens too many (Postfix's default is 50 per client, hosted relays
+    allow far fewer), and a session per thread would open one per thread. A thread that finds
+    every slot busy waits for one. An idle session goes to the next message (the most recently
+    used first), unless it sat idle for `IDLE_CLOSE`.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+        self._idle: list[tuple[smtplib.SMTP, float]] = []
+        self._lock = threading.Lock()
+
+    def take(self, timeout: float) -> smtplib.SMTP | None:
+        """Take a slot and the idle session in it, or None (connect one). Raises
+        `TimeoutError` when every slot stayed busy for `timeout` seconds."""
+        if not self._slots.acquire(timeout=timeout):
+            raise TimeoutError(f"all {self.limit} connections busy")
+        stale: list[smtplib.SMTP] = []
+        try:
+            with self._lock:
+                while self._idle:
+                    conn, used = self._idle.pop()
+                    if time.monotonic() - used < IDLE_CLOSE:
+                        return conn
+                    stale.append(conn)
+            return None
+        finally:
+            for conn in stale:
+                _quit(conn)
+
+    def give(self, conn: smtplib.SMTP | None) -> None:
+        """Give the slot back, with `conn` kept for the next message (None: nothing to keep)."""
+        if conn is not None:
+            with self._lock:
+                self._idle.append((conn, time.monotonic()))
+        self._slots.release()
+
+    def close(self) -> None:
+        """Close the idle sessions (those in use close when their message is done)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            _quit(conn)
+
+
+_SESSIONS: dict[tuple[Any, ...], Sessions] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def sessions_for(key: tuple[Any, ...], limit: int) -> Sessions:
+    # Keyed by process too: a forked child must not write into its parent's sockets.
+    key = (os.getpid(), limit, *key)
+    with _SESSIONS_LOCK:
+        found = _SESSIONS.get(key)
+        if found is None:
+            found = _SESSIONS[key] = Sessions(limit)
+        return found
 
 
 class SmtpTarget(Target):
@@ -45,12 +117,11 @@ class SmtpTarget(Target):
         "list_unsubscribe": Option(str),
         "verify_tls": Option(bool, default=True),
         "ca_file": Option(str, help="a CA bundle to trust, for a server with its own CA"),
+        "max_connections": Option(int, default=MAX_CONNECTIONS,
+                                  help="the most sessions one worker process opens to this "
+                                  "server at once, whatever its threads"),
     }
 
-    def __init__(self, config: TargetConfig, site: SiteConfig) -> None:
-        super().__init__(config, site)
-        self._conn: smtplib.SMTP | None = None  # one per worker thread: adapters are per thread
-        self._used_at = 0.0
 
     @classmethod
     def check_options(cls, raw: dict[str, Any], where: str) -> dict[str, Any]:
@@ -64,6 +135,8 @@ class SmtpTarget(Target):
             raise ConfigError(f"{where}.from", f"not an email address: {out['from']!r}")
         if out.get("port") is None:
             out["port"] = {"none": 25, "starttls": 587, "tls": 465}[out["security"]]
+        if int(out.get("max_connections") or 0) < 1:
+            raise ConfigError(f"{where}.max_connections", "must be 1 or more")
         return out
 
     @functools.cached_property
@@ -139,44 +212,37 @@ class SmtpTarget(Target):
             ctx.verify_mode = ssl.CERT_NONE
         return ctx
 
-    def _connection(self) -> tuple[smtplib.SMTP, bool]:
-        """(connection, kept): the one this worker thread keeps, unless it sat idle too long
-        (servers close idle sessions), else a new one."""
-        if self._conn is not None and time.monotonic() - self._used_at >= IDLE_CLOSE:
-            self._drop()
-        if self._conn is not None:
-            return self._conn, True
-        self._conn = self._connect()
-        return self._conn, False
+    @property
+    def sessions(self) -> Sessions:
+        """This process's sessions to this server (shared by the adapters of all threads)."""
+        o = self.opts
+        return sessions_for((self.config.name, o["host"], int(o["port"]), o["security"],
+                             o.get("username") or ""), int(o["max_connections"]))
 
-    def _mail_from(self, sender: str) -> tuple[smtplib.SMTP, int, bytes]:
-        """MAIL FROM, on the kept connection when there is one. If the server closed it since
-        (a disconnect, or 421), MAIL FROM is what finds out, and nothing of the message has gone
+    def _mail_from(self, conn: smtplib.SMTP | None, sender: str
+                   ) -> tuple[smtplib.SMTP, int, bytes]:
+        """MAIL FROM, on the idle session when there is one. If the server closed it since (a
+        disconnect, or 421), MAIL FROM is what finds out, and nothing of the message has gone
         yet: it asks again once on a new connection. This is instead of a NOOP round trip before
         every message."""
-        conn, kept = self._connection()
-        try:
-            code, resp = conn.docmd("mail", f"FROM:<{sender}>")
-        except (OSError, smtplib.SMTPServerDisconnected):
-            if not kept:
-                raise
-            code, resp = 421, b"closed"
-        if kept and code == 421:
-            self._drop()
-            conn, _ = self._connection()
-            code, resp = conn.docmd("mail", f"FROM:<{sender}>")
-        return conn, code, resp
-
-    def _drop(self) -> None:
-        conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                conn.quit()
-            except (OSError, smtplib.SMTPException):
-                conn.close()
+                code, resp = conn.docmd("mail", f"FROM:<{sender}>")
+            except (OSError, smtplib.SMTPServerDisconnected):
+                code, resp = 421, b"closed"
+            if code != 421:
+                return conn, code, resp
+            conn.close()
+        conn = self._connect()
+        try:
+            code, resp = conn.docmd("mail", f"FROM:<{sender}>")
+        except BaseException:
+            conn.close()
+            raise
+        return conn, code, resp
 
     def close(self) -> None:
-        self._drop()
+        self.sessions.close()
 
     def _connect(self) -> smtplib.SMTP:
         host, port, security = self.opts["host"], int(self.opts["port"]), self.opts["security"]
@@ -187,12 +253,16 @@ class SmtpTarget(Target):
             conn = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ctx)
         else:
             conn = smtplib.SMTP(host, port, timeout=timeout)
-        conn.ehlo()
-        if security == "starttls":
-            conn.starttls(context=ctx)
+        try:
             conn.ehlo()
-        if self.opts.get("username"):
-            conn.login(self.opts["username"], self.opts.get("password") or "")
+            if security == "starttls":
+                conn.starttls(context=ctx)
+                conn.ehlo()
+            if self.opts.get("username"):
+                conn.login(self.opts["username"], self.opts.get("password") or "")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def send(self, entry: Entry, attempt: Attempt) -> DeliveryResult:
@@ -201,15 +271,33 @@ class SmtpTarget(Target):
         if not rcpts:
             raise PermanentError("no recipients: 'to' and 'to_file' are empty")
         where = f"smtp://{self.opts['host']}:{self.opts['port']}"
-        sender = self._sender
+        sessions = self.sessions
         try:
-            conn, code, resp = self._mail_from(sender)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise TargetBroken(f"{where}: login refused: {exc.smtp_code} {_text(exc.smtp_error)}",
-                               status=exc.smtp_code) from None
-        except (OSError, smtplib.SMTPException) as exc:
-            self._drop()
-            raise TransientError(f"{where}: cannot connect: {exc}") from None
+            conn = sessions.take(self.config.timeout)
+        except TimeoutError:
+            raise TransientError(f"{where}: all {sessions.limit} connections of this worker "
+                                 "stayed busy (max_connections)") from None
+        done = False
+        try:
+            try:
+                conn, code, resp = self._mail_from(conn, self._sender)
+            except smtplib.SMTPAuthenticationError as exc:
+                raise TargetBroken(f"{where}: login refused: {exc.smtp_code} "
+                                   f"{_text(exc.smtp_error)}", status=exc.smtp_code) from None
+            except (OSError, smtplib.SMTPException) as exc:
+                raise TransientError(f"{where}: cannot connect: {exc}") from None
+            self._exchange(conn, code, resp, rcpts, msg, attempt, where)
+            done = True
+        finally:
+            # After any failure the next message starts on a fresh connection.
+            if not done and conn is not None:
+                _quit(conn)
+            sessions.give(conn if done else None)
+        return DeliveryResult(remote_id=self.message_id(attempt))
+
+    def _exchange(self, conn: smtplib.SMTP, code: int, resp: bytes, rcpts: list[str],
+                  msg: bytes, attempt: Attempt, where: str) -> None:
+        """RCPT TO and DATA after the MAIL FROM that got (`code`, `resp`)."""
         try:
             _check(code, resp, f"{where}: MAIL FROM")
             accepted = 0
@@ -235,13 +323,7 @@ class SmtpTarget(Target):
                                      ) from None
             _check(code, resp, f"{where}: DATA")
         except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
-            self._drop()
             raise TransientError(f"{where}: connection lost before sending: {exc}") from None
-        except BaseException:
-            self._drop()  # after any failure, the next message starts on a fresh connection
-            raise
-        self._used_at = time.monotonic()
-        return DeliveryResult(remote_id=self.message_id(attempt))
 
 
 def _text(resp: bytes | str) -> str:
