@@ -317,7 +317,8 @@ def hook(config_path: str | None, source: str, hook_url: str | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 def up(config_path: str | None, host: str, port: int) -> None:
-    """Run the web app, a worker and the scheduler (embedded Redis unless REDIS_URL is set)."""
+    """Run the web app, the workers ([worker] processes, 1 by default) and the scheduler
+    (embedded Redis unless REDIS_URL is set)."""
     from . import supervisor
 
     cfg = load_config(config_path, embedded=False)  # `up` runs the embedded Redis itself
@@ -326,7 +327,7 @@ def up(config_path: str | None, host: str, port: int) -> None:
         check_redis(cfg.redis.url)
     check_port(host, port)
     try:
-        code = supervisor.run(cfg.path, data_dir(), host, port)
+        code = supervisor.run(cfg.path, data_dir(), host, port, cfg.worker.processes)
     except SyndicateError as exc:  # the embedded Redis would not start
         raise click.ClickException(str(exc)) from None
     sys.exit(code)

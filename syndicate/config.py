@@ -113,6 +113,7 @@ class WorkerConfig:
     visibility_timeout: float = 3600.0  # Celery's Redis transport redelivers unacked after this
     concurrency: int = 4
     lease_margin: float = 30.0  # a claim lasts 3 x the target's timeout plus this
+    processes: int = 1  # worker processes `syndicate up` runs ("auto": two per core)
 
 
 @dataclass(frozen=True)
@@ -457,10 +458,20 @@ def _worker(data: Any) -> WorkerConfig:
         visibility_timeout=s.duration("visibility_timeout", 3600.0),
         concurrency=s.integer("concurrency", 4, minimum=1),
         lease_margin=s.duration("lease_margin", 30.0),
+        processes=_processes(s),
     )
     s.unknown({"retry_base", "retry_cap", "tick", "visibility_timeout", "concurrency",
-               "lease_margin"})
+               "lease_margin", "processes"})
     return cfg
+
+
+def _processes(s: Section) -> int:
+    # "auto": two processes a core, the shape that delivered most per unit of Celery's own
+    # cost in the fan-out benchmark (with 32 threads each; bench/RESULTS.md).
+    value = s.raw("processes")
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return 2 * (os.cpu_count() or 1)
+    return s.integer("processes", 1, minimum=1)
 
 
 def parse(data: dict[str, Any], env: dict[str, str] | os._Environ[str] | None = None,

@@ -39,7 +39,7 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, "-m", "syndicate", *args]
 
 
-def run(config_path: Path, data_dir: Path, host: str, port: int) -> int:
+def run(config_path: Path, data_dir: Path, host: str, port: int, workers: int = 1) -> int:
     env = dict(os.environ)
     env["SYNDICATE_CONFIG"] = str(config_path.resolve())
     data_dir = data_dir.resolve()
@@ -57,7 +57,10 @@ def run(config_path: Path, data_dir: Path, host: str, port: int) -> int:
             env["REDIS_URL"], env[STARTING_ENV], starting = early, "1", True
     children = [
         Child("web", _python("web", "--host", host, "--port", str(port))),
-        Child("worker", _python("worker")),
+        # Each worker is its own Celery node (its name carries its pid): one process uses one
+        # core at a time, whatever its threads.
+        *(Child("worker" if n == 1 else f"worker{n}", _python("worker"))
+          for n in range(1, workers + 1)),
         Child("beat", _python("beat", "--data", str(data_dir))),
     ]
     stopping = False
@@ -112,7 +115,7 @@ def run(config_path: Path, data_dir: Path, host: str, port: int) -> int:
 
 def _stop_all(children: list[Child]) -> None:
     # The scheduler and the web app first, so nothing new is queued while the worker drains.
-    order = sorted(children, key=lambda c: c.name == "worker")
+    order = sorted(children, key=lambda c: c.name.startswith("worker"))
     for child in order:
         if child.proc is not None and child.proc.poll() is None:
             child.proc.send_signal(signal.SIGTERM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,19 @@ def test_cli_stops_on_a_wrong_config(tmp_path: Path) -> None:
                            str(tmp_path / "missing.toml")], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode != 0 and "config file not found" in proc.stderr
+
+
+@pytest.mark.parametrize(("value", "want"), [
+    (None, 1), (3, 3), ("2", 2), ("auto", 2 * (os.cpu_count() or 1)),
+    ("AUTO", 2 * (os.cpu_count() or 1))])
+def test_worker_processes(value: object, want: int) -> None:
+    worker = {} if value is None else {"processes": value}
+    cfg = parse({"site": {"title": "t", "url": "https://example.org/"}, "worker": worker}, env={})
+    assert cfg.worker.processes == want
+
+
+@pytest.mark.parametrize("value", [0, "many", 1.5, True])
+def test_worker_processes_refused(value: object) -> None:
+    with pytest.raises(ConfigError, match=r"worker\.processes"):
+        parse({"site": {"title": "t", "url": "https://example.org/"},
+               "worker": {"processes": value}}, env={})

@@ -109,6 +109,28 @@ def test_unreachable_redis_fails_fast_in_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "cannot reach Redis at redis://:********@127.0.0.1:1/0" in lines[0]
 
 
+def test_up_runs_as_many_workers_as_worker_processes(tmp_path: Path) -> None:
+    config = tmp_path / "syndicate.toml"
+    config.write_text('[site]\nurl = "http://127.0.0.1:1/"\ntitle = "t"\n'
+                      "[worker]\nprocesses = 2\n")
+    port = free_port()
+    log = open(tmp_path / "up.log", "wb")  # noqa: SIM115 - closed below
+    up = subprocess.Popen([sys.executable, "-m", "syndicate", "up", "--config", str(config),
+                           "--port", str(port)], cwd=tmp_path, env=clean_env(), stdout=log,
+                          stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: requests.get(base + "/healthz", timeout=2).json().get("workers") == 2,
+                 timeout=60, what="two workers")
+    finally:
+        os.killpg(up.pid, signal.SIGINT)
+        up.wait(timeout=90)
+        log.close()
+    text = (tmp_path / "up.log").read_text()
+    assert "started worker (pid" in text and "started worker2 (pid" in text
+    assert "started worker3" not in text
+
+
 def test_up_whose_embedded_redis_cannot_start_says_why_and_leaves_nothing(tmp_path: Path
                                                                         ) -> None:
     """`up` starts its children while the embedded Redis starts: when the server cannot
