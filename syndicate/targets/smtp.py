@@ -79,7 +79,8 @@ class Sessions:
         self._slots.release()
 
     def close(self) -> None:
-        """Close the idle sessions (those in use close when their message is done)."""
+        """Close the idle sessions. One in use goes back idle when its message is done, and
+        is closed by a later `close` or after `IDLE_CLOSE` (or with the process)."""
         with self._lock:
             idle, self._idle = self._idle, []
         for conn, _ in idle:
