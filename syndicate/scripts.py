@@ -32,28 +32,35 @@ _RETRIED = (ConnectionError, TimeoutError, BusyLoadingError)
 
 
 class _ThreadConnections:
-    """One connection per thread (and per process: a fork starts with none), all closable."""
+    """One connection per thread (and per process: a fork starts with none), all closable.
+    A thread that ended leaves its connection behind: it is closed when another thread opens
+    one, so threads that come and go do not pile connections up."""
 
     def __init__(self, client: Redis) -> None:
         self.pool = client.connection_pool
         self.local = threading.local()
         self.lock = threading.Lock()
-        self.all: set[AbstractConnection] = set()
+        self.all: dict[threading.Thread, AbstractConnection] = {}
 
     def get(self) -> AbstractConnection:
         conn: AbstractConnection | None = getattr(self.local, "conn", None)
         if conn is not None and conn.pid == os.getpid():
             return conn
-        # A fork copies the parent's thread-local: that socket is the parent's, left alone.
+        # A fork copies the parent's thread-local: that socket is the parent's, left alone
+        # (closing it here, as a dead thread's below, only closes the child's copy).
         conn = self.pool.connection_class(**self.pool.connection_kwargs)
         self.local.conn = conn
         with self.lock:
-            self.all.add(conn)
+            ended = [t for t in self.all if not t.is_alive()]
+            gone = [self.all.pop(t) for t in ended]
+            self.all[threading.current_thread()] = conn
+        for old in gone:
+            old.disconnect()  # type: ignore[no-untyped-call]
         return conn
 
     def close(self) -> None:
         with self.lock:
-            conns, self.all = self.all, set()
+            conns, self.all = list(self.all.values()), {}
         for conn in conns:
             conn.disconnect()  # type: ignore[no-untyped-call]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -28,6 +29,17 @@ def client(redis_url: str) -> Iterator[ScriptClient]:
     assert isinstance(c, ScriptClient)
     yield c
     c.close()
+
+
+def _gone(r, ids: set[int]) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the server has seen these connections close: it handles a hang-up and another
+    client's CLIENT LIST in either order, so a moment is allowed."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if not ids & {int(c["id"]) for c in r.client_list()}:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def _fresh(client: ScriptClient) -> ThreadScript:
@@ -96,21 +108,26 @@ def test_close_closes_every_threads_connection(redis_url: str, prefix: str, r) -
     assert isinstance(client, ScriptClient)
     put = client.register_script(SET)
     ids: list[int] = []
+    ready, done = threading.Barrier(4), threading.Event()
 
     def run() -> None:
         put(keys=[f"{prefix}:c"], args=["1"])
         ids.append(here(client))
+        ready.wait()
+        done.wait(10)  # alive while the client closes: a thread that ended is closed anyway
 
     threads = [threading.Thread(target=run) for _ in range(3)]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
-    live = {int(c["id"]) for c in r.client_list()}
-    assert set(ids) <= live
-    client.close()
-    live = {int(c["id"]) for c in r.client_list()}
-    assert not set(ids) & live
+    ready.wait()
+    try:
+        assert set(ids) <= {int(c["id"]) for c in r.client_list()}
+        client.close()
+        assert _gone(r, set(ids))
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
@@ -134,3 +151,21 @@ def test_a_forked_child_opens_its_own_connection(client: ScriptClient, prefix: s
     assert client.get(f"{prefix}:f") == b"child"
     put(keys=[f"{prefix}:f"], args=["again"])
     assert here(client) == parent  # the parent's connection is untouched
+
+
+def test_a_thread_that_ended_does_not_keep_its_connection(client: ScriptClient, prefix: str,
+                                                          r) -> None:  # type: ignore[no-untyped-def]
+    put = client.register_script(SET)
+    ended: list[int] = []
+
+    def run() -> None:
+        put(keys=[f"{prefix}:t"], args=["1"])
+        ended.append(here(client))
+
+    for _ in range(3):  # threads that come and go, as a pool's would
+        t = threading.Thread(target=run)
+        t.start()
+        t.join()
+    put(keys=[f"{prefix}:t"], args=["2"])  # this thread opens its own: the ended ones close
+    assert len(ended) == 3 and _gone(r, set(ended))
+    assert here(client) in {int(c["id"]) for c in r.client_list()}
