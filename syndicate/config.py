@@ -466,8 +466,8 @@ def _worker(data: Any) -> WorkerConfig:
 
 
 def _processes(s: Section) -> int:
-    # "auto": two processes a core, the shape that delivered most per unit of Celery's own
-    # cost in the fan-out benchmark (with 32 threads each; bench/RESULTS.md).
+    # "auto": two processes a core, with 32 threads each the shape that delivered most per unit
+    # of Celery's own cost in the fan-out benchmark's runs so far (bench/RESULTS.md).
     value = s.raw("processes")
     if isinstance(value, str) and value.strip().lower() == "auto":
         return 2 * (os.cpu_count() or 1)

@@ -149,7 +149,8 @@ def test_up_whose_embedded_redis_cannot_start_says_why_and_leaves_nothing(tmp_pa
     assert "Traceback" not in done.stderr
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     # Neither the web app (on its port) nor the scheduler (on its data folder) is left.
-    assert f"--port {port}" not in ps and f"--data {tmp_path / 'data'}" not in ps
+    assert "started beat (pid" in done.stderr  # they were started: so they were stopped
+    assert f"--port {port}" not in ps and f"--data {tmp_path.resolve() / 'data'}" not in ps
 
 
 KEEPS_A_RUNTIME = """
