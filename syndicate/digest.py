@@ -14,13 +14,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
-
 from .config import Config, TargetConfig
 from .entry import Entry
 from .keys import Keys
 from .ledger import CREATE_FN, Ledger, member
-from .mail import render_digest
 from .store import EntryStore
 
 PREFIX = "digest-"
@@ -51,6 +48,8 @@ def is_digest(entry_id: str) -> bool:
 
 def period_start(cfg: TargetConfig, now: float) -> float:
     """The latest boundary of the target's schedule at or before `now`."""
+    from croniter import croniter  # only digest targets have a schedule
+
     tz = ZoneInfo(cfg.options.get("timezone") or "UTC")
     it = croniter(cfg.options["schedule"], datetime.fromtimestamp(now, tz))
     return float(it.get_prev(datetime).timestamp())
@@ -108,6 +107,8 @@ class Digests:
         entries = sorted(self.store.get_many(ids), key=lambda e: e.published, reverse=True)
         if not entries:
             return None
+        from .mail import render_digest  # jinja2 and CSS inlining: loaded by the first digest
+
         site = self.config.site
         n = len(entries)
         title = entries[0].title if n == 1 else f"{site.title}: {n} new posts"

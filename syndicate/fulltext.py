@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 import redis
-from readability import Document
 
 from . import content, identity
 from .entry import Entry
@@ -27,6 +26,8 @@ CACHE_TTL = 30 * 86400
 
 def extract(page: bytes, url: str) -> str:
     """The article of an HTML page, as clean HTML with absolute URLs ('' if none is found)."""
+    from readability import Document  # only sources with `full_text` need it
+
     try:
         article = Document(page, url=url).summary(html_partial=True)
     except Exception as exc:  # readability raises bare Exceptions on odd pages

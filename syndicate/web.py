@@ -263,7 +263,7 @@ def create_app(rt: Runtime, *, feed_freshness: float = 1.0, exposed: bool = Fals
     def metrics() -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST
 
-        from .metrics import render
+        from .exposition import render
         return Response(render(rt.redis, rt.keys), content_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")

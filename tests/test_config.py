@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -107,3 +108,32 @@ def test_worker_processes_refused(value: object) -> None:
     with pytest.raises(ConfigError, match=r"worker\.processes"):
         parse({"site": {"title": "t", "url": "https://example.org/"},
                "worker": {"processes": value}}, env={})
+
+
+def test_adapters_load_when_a_config_names_their_kind() -> None:
+    """Checking a config imports the adapters it names and no other: every part of `syndicate up`
+    starts with that check, and the thirteen adapters bring their own libraries."""
+    code = (
+        "import json, sys\n"
+        "from syndicate import targets\n"
+        "from syndicate.config import parse\n"
+        "cfg = parse({'site': {'title': 'T', 'url': 'https://example.org/'},\n"
+        "             'targets': [{'name': 'mail', 'kind': 'smtp', 'host': '127.0.0.1',\n"
+        "                          'from': 'a@example.org', 'to': ['b@example.org']}]})\n"
+        "targets.check(cfg)\n"
+        "print(json.dumps([m.rsplit('.', 1)[1] for m in sys.modules\n"
+        "                  if m.startswith('syndicate.targets.')]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout))
+    assert "smtp" in loaded
+    assert not loaded & {"bluesky", "mastodon", "ghost", "wordpress", "hashnode", "devto"}
+
+
+def test_every_adapter_is_registered_under_its_kind() -> None:
+    from syndicate.targets import ADAPTERS, Target, registry
+
+    assert len(registry) == len(ADAPTERS) == 13
+    for kind in ADAPTERS:
+        cls = registry[kind]
+        assert issubclass(cls, Target) and cls.kind == kind
+    assert "nope" not in registry and registry.get("nope") is None

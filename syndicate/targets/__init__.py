@@ -1,34 +1,81 @@
-"""Target adapters, by config `kind`."""
+"""Target adapters, by config `kind`.
+
+An adapter's module is imported the first time its kind is asked for: a process loads the
+adapters its config names, not all thirteen (they bring their own libraries, and every part of
+`syndicate up` starts by checking the config).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config, SiteConfig, TargetConfig
 from ..config import secrets as config_secrets
 from ..errors import ConfigError
-from .base import Attempt, DeliveryResult, Target
-from .bluesky import BlueskyTarget
-from .buttondown import ButtondownTarget
-from .devto import DevtoTarget
-from .ghost import GhostNewsletterTarget, GhostTarget
-from .hashnode import HashnodeTarget
-from .http import HttpTarget
-from .listmonk import ListmonkTarget
-from .mailchimp import MailchimpTarget
-from .mastodon import MastodonTarget
-from .medium import MediumTarget
 from .options import Option
-from .smtp import SmtpTarget
-from .webhook import WebhookTarget
-from .wordpress import WordpressTarget
 
-registry: dict[str, type[Target]] = {
-    cls.kind: cls for cls in (SmtpTarget, WebhookTarget, DevtoTarget, MediumTarget,
-                              HashnodeTarget, GhostTarget, WordpressTarget, ButtondownTarget,
-                              MailchimpTarget, ListmonkTarget, GhostNewsletterTarget,
-                              MastodonTarget, BlueskyTarget)
+if TYPE_CHECKING:
+    from .base import Attempt, DeliveryResult, Target
+    from .http import HttpTarget
+
+# Imported when first named: `syndicate up` checks a config with none of them loaded.
+_LAZY = {"Attempt": "base", "DeliveryResult": "base", "Target": "base", "HttpTarget": "http"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+# kind -> "module:class", the module relative to this package.
+ADAPTERS: dict[str, str] = {
+    "smtp": "smtp:SmtpTarget",
+    "webhook": "webhook:WebhookTarget",
+    "devto": "devto:DevtoTarget",
+    "medium": "medium:MediumTarget",
+    "hashnode": "hashnode:HashnodeTarget",
+    "ghost": "ghost:GhostTarget",
+    "wordpress": "wordpress:WordpressTarget",
+    "buttondown": "buttondown:ButtondownTarget",
+    "mailchimp": "mailchimp:MailchimpTarget",
+    "listmonk": "listmonk:ListmonkTarget",
+    "ghost_newsletter": "ghost:GhostNewsletterTarget",
+    "mastodon": "mastodon:MastodonTarget",
+    "bluesky": "bluesky:BlueskyTarget",
 }
+
+
+class Registry(Mapping[str, "type[Target]"]):
+    """The adapters by kind, each imported on first use."""
+
+    def __init__(self, adapters: Mapping[str, str]) -> None:
+        self._adapters = dict(adapters)
+        self._loaded: dict[str, type[Target]] = {}
+
+    def __getitem__(self, kind: str) -> type[Target]:
+        cls = self._loaded.get(kind)
+        if cls is None:
+            module, _, name = self._adapters[kind].partition(":")
+            cls = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+            assert isinstance(cls, type) and cls.kind == kind
+            self._loaded[kind] = cls
+        return cls
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._adapters)
+
+    def __len__(self) -> int:
+        return len(self._adapters)
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._adapters
+
+
+registry = Registry(ADAPTERS)
 
 
 def build(config: TargetConfig, site: SiteConfig) -> Target:
@@ -64,5 +111,5 @@ def secrets(config: Config) -> list[str]:
     return [s for s in out if s]
 
 
-__all__ = ["Attempt", "DeliveryResult", "HttpTarget", "Option", "Target", "build", "check",
-           "registry", "secrets"]
+__all__ = ["ADAPTERS", "Attempt", "DeliveryResult", "HttpTarget", "Option", "Registry", "Target",
+           "build", "check", "registry", "secrets"]
