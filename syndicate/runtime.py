@@ -7,19 +7,13 @@ Every process (web, worker, scheduler, CLI) builds one `Runtime` and calls its f
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import BusyLoadingError, TimeoutError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.retry import Retry
 
-from . import status, targets, websub
+from . import heartbeat, scheduler, status, targets, websub
 from .config import Config
 from .digest import Digests
 from .dispatcher import Dispatcher, Queue
@@ -34,23 +28,11 @@ from .metrics import Metrics
 from .poller import Poller, PollResult
 from .queue import CeleryQueue, producer, redis_url
 from .redact import Redactor
-from .scripts import ScriptClient
+from .scripts import connect
 from .store import EntryStore
 
 log = logging.getLogger("syndicate")
 
-HEARTBEAT_TTL = 30
-
-
-def connect(url: str) -> Redis:
-    """A client that rides out a Redis restart (connection refused, then "loading the dataset")
-    for about half a minute instead of failing the delivery in hand. Retrying is safe because
-    every script is: the claim is fenced, creates are NX, and an upsert whose answer was lost
-    already put its entry in the outbox."""
-    retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=25)
-    return ScriptClient.from_url(url, socket_timeout=30, socket_connect_timeout=5,
-                          health_check_interval=30, retry=retry,
-                          retry_on_error=[BusyLoadingError, RedisConnectionError, TimeoutError])
 
 
 @dataclass
@@ -166,16 +148,8 @@ class Runtime:
         return [eid for eid in self._held_refs(ref) if self.store.release(eid, deliver=False)]
 
     def on_start(self) -> list[str]:
-        """The scheduler starts: a source that is new, whose URL changed, or whose last poll
-        failed is polled at once, not when a due time saved by an earlier run comes round
-        (after fixing a config and restarting, nothing would happen for minutes)."""
-        now_due = []
-        for src in self.config.polled_sources:
-            state = self.poller.state(src.name)
-            if not state or state.get("url") != src.url or state.get("last_error"):
-                self.redis.delete(self.keys.poll_due(src.name))
-                now_due.append(src.name)
-        return now_due
+        """The sources the scheduler polls at once when it starts (`scheduler.due_at_start`)."""
+        return scheduler.due_at_start(self.redis, self.keys, self.config)
 
     def tick(self) -> dict[str, int]:
         """The scheduler's heartbeat: enqueue the polls that are due, wake due deliveries."""
@@ -206,23 +180,11 @@ class Runtime:
 
     def heartbeat(self, name: str | None = None, *, part: str = "worker") -> None:
         """This process is alive (`part`: worker or beat), for /healthz and container checks."""
-        name = name or f"{socket.gethostname()}:{os.getpid()}"
-        key = self.keys.beats if part == "beat" else self.keys.workers
-        now = time.time()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zadd(key, {name: now})
-        pipe.zremrangebyscore(key, "-inf", now - HEARTBEAT_TTL)
-        pipe.execute()
+        heartbeat.check_in(self.redis, self.keys, part, name)
 
     def alive_here(self, part: str) -> bool:
         """Whether a `part` (worker or beat) on this host checked in within the heartbeat TTL."""
-        key = self.keys.beats if part == "beat" else self.keys.workers
-        host = socket.gethostname() + ":"
-        recent = self.redis.zrangebyscore(key, time.time() - HEARTBEAT_TTL, "+inf")
-        return any((m.decode() if isinstance(m, bytes) else str(m)).startswith(host)
-                   for m in recent)
+        return heartbeat.alive_here(self.redis, self.keys, part)
 
     def workers_alive(self) -> int:
-        # One sorted set read by key: /healthz is public, so its cost must not grow with the
-        # keyspace (a SCAN over every key made it an easy way to slow the feeds down).
-        return int(self.redis.zcount(self.keys.workers, time.time() - HEARTBEAT_TTL, "+inf"))
+        return heartbeat.workers_alive(self.redis, self.keys)

@@ -21,11 +21,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from redis import Redis
+from redis.backoff import ExponentialBackoff
 from redis.commands.core import Script
 from redis.connection import AbstractConnection
 from redis.exceptions import BusyLoadingError, ConnectionError, NoScriptError, TimeoutError
+from redis.retry import Retry
 
-__all__ = ["ScriptClient", "ThreadScript"]
+__all__ = ["ScriptClient", "ThreadScript", "connect"]
 
 # What the generic path's retry policy is there for; anything else is the script's own answer.
 _RETRIED = (ConnectionError, TimeoutError, BusyLoadingError)
@@ -109,3 +111,14 @@ class ThreadScript(Script):
         if client is None or client is self.owner:
             return self.owner.evalsha_here(self, keys or (), args or ())
         return super().__call__(keys, args, client)
+
+
+def connect(url: str) -> Redis:
+    """A client that rides out a Redis restart (connection refused, then "loading the dataset")
+    for about half a minute instead of failing the delivery in hand. Retrying is safe because
+    every script is: the claim is fenced, creates are NX, and an upsert whose answer was lost
+    already put its entry in the outbox."""
+    retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=25)
+    return ScriptClient.from_url(url, socket_timeout=30, socket_connect_timeout=5,
+                                 health_check_interval=30, retry=retry,
+                                 retry_on_error=[BusyLoadingError, ConnectionError, TimeoutError])

@@ -10,8 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from syndicate.runtime import connect
-from syndicate.scripts import ScriptClient, ThreadScript
+from syndicate.scripts import ScriptClient, ThreadScript, connect
 
 SET = "redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1]"
 

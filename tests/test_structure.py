@@ -94,3 +94,22 @@ def test_data_flows_one_way() -> None:
                                           "syndicate.ledger"}
     assert "syndicate.targets" not in graph["syndicate.poller"]
     assert "syndicate.poller" not in graph["syndicate.dispatcher"]
+
+
+def test_the_scheduler_loads_no_runtime() -> None:
+    """The scheduler process only sends ticks (they run in a worker) and checks in: it starts
+    without the runtime, the poller, the dispatcher or their libraries, a second sooner on a
+    small machine. A worker builds its runtime when it starts (the `worker_init` signal)."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys, workers.tasks\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in\n"
+            "      ('syndicate', 'requests', 'feedparser', 'lxml', 'jinja2'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT.parent)
+    loaded = set(json.loads(out.stdout))
+    assert {"syndicate.scheduler", "syndicate.heartbeat"} <= loaded
+    assert not loaded & {"syndicate.runtime", "syndicate.poller", "syndicate.dispatcher",
+                         "requests", "feedparser", "lxml", "jinja2"}

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import celery.apps.worker as celery_worker
 from celery import Celery, Task
-from celery.signals import beat_init, worker_ready, worker_shutting_down
+from celery.signals import beat_init, worker_init, worker_ready, worker_shutting_down
+from redis import Redis
 
 from syndicate import config as config_mod
+from syndicate import heartbeat, scheduler, targets
 from syndicate import queue as queue_mod
-from syndicate import targets
+from syndicate.keys import Keys
 from syndicate.queue import QUEUE, TASK_TICK, CeleryQueue
-from syndicate.runtime import HEARTBEAT_TTL, Runtime
+from syndicate.scripts import connect
+
+if TYPE_CHECKING:
+    from syndicate.runtime import Runtime
 
 log = logging.getLogger("syndicate.worker")
 
@@ -52,6 +57,9 @@ class SyndicateTask(Task):  # type: ignore[misc]
         if cls._runtime is None:
             with cls._lock:
                 if cls._runtime is None:
+                    # Imported here: the scheduler process never builds one (see _lean).
+                    from syndicate.runtime import Runtime
+
                     # Wake-ups go through this very app: no second Celery app per process.
                     cls._runtime = Runtime.open(config_mod.load(), queue=CeleryQueue(app))
         return cls._runtime
@@ -62,6 +70,17 @@ class SyndicateTask(Task):  # type: ignore[misc]
 
 
 _stop = threading.Event()
+_lean: tuple[config_mod.Config, Redis, Keys] | None = None
+
+
+def _lean_parts() -> tuple[config_mod.Config, Redis, Keys]:
+    """The config and a Redis client, without the runtime: all the scheduler process needs
+    (its tick runs in a worker), and all a heartbeat needs. It starts a second sooner for it."""
+    global _lean
+    if _lean is None:
+        cfg = config_mod.load()
+        _lean = (cfg, connect(queue_mod.redis_url(cfg)), Keys(cfg.redis.prefix))
+    return _lean
 
 
 def _heartbeat_loop(part: str = "worker") -> None:
@@ -69,10 +88,11 @@ def _heartbeat_loop(part: str = "worker") -> None:
     # `syndicate healthcheck worker|beat` asks the same of this host's.
     while not _stop.is_set():
         try:
-            SyndicateTask.shared().heartbeat(part=part)
+            _, r, keys = _lean_parts()
+            heartbeat.check_in(r, keys, part)
         except Exception as exc:  # Redis away for a moment: try again next round
             log.warning("heartbeat failed: %s", exc)
-        _stop.wait(HEARTBEAT_TTL / 3)
+        _stop.wait(heartbeat.HEARTBEAT_TTL / 3)
 
 
 @beat_init.connect
@@ -81,10 +101,17 @@ def _first_tick_now(sender: object = None, **_: object) -> None:
     schedule would otherwise wait a whole tick, and saved due times from the last run."""
     threading.Thread(target=_heartbeat_loop, args=("beat",), name="syndicate-heartbeat",
                      daemon=True).start()
-    due = SyndicateTask.shared().on_start()
+    cfg, r, keys = _lean_parts()
+    due = scheduler.due_at_start(r, keys, cfg)
     if due:
         log.info("polling at once: %s (new, changed or failed last time)", ", ".join(due))
     app.send_task(TASK_TICK, queue=QUEUE)
+
+
+@worker_init.connect
+def _build_runtime(**_: object) -> None:
+    # Before the first task, which would otherwise wait for it.
+    SyndicateTask.shared()
 
 
 @worker_ready.connect
