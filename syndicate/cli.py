@@ -261,8 +261,17 @@ def plan(config_path: str | None, as_json: bool) -> None:
 @click.argument("part", type=click.Choice(["worker", "beat"]))
 def healthcheck(config_path: str | None, part: str) -> None:
     """Exit 0 if a PART (worker or beat) on this host checked in within 30 s (for containers)."""
-    rt = runtime_for(config_path)
-    if not rt.alive_here(part):
+    # A container runs this every few seconds: Redis and the config only, not the runtime.
+    import atexit
+
+    from . import heartbeat
+    from .keys import Keys
+    from .scripts import connect
+
+    cfg = load_config(config_path)
+    r = connect(cfg.redis.address)
+    atexit.register(r.close)  # before the embedded Redis's stop, as in runtime_for
+    if not heartbeat.alive_here(r, Keys(cfg.redis.prefix), part):
         raise click.ClickException(f"no {part} on this host checked in within 30 s")
 
 

@@ -116,10 +116,18 @@ class WorkerConfig:
     processes: int = 1  # worker processes `syndicate up` runs ("auto": two per core)
 
 
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
 @dataclass(frozen=True)
 class RedisConfig:
     url: str | None = None
     prefix: str = DEFAULT_PREFIX
+
+    @property
+    def address(self) -> str:
+        """The server to use: `url`, or a Redis on this machine's standard port."""
+        return self.url or DEFAULT_REDIS_URL
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 from celery import Celery
 
 from . import broker
-from .config import Config
+from .config import DEFAULT_REDIS_URL, Config
 from .keys import Keys
 
 broker.register()
@@ -21,11 +21,12 @@ TASK_POLL = "syndicate.poll"
 TASK_DELIVER = "syndicate.deliver"
 TASK_TICK = "syndicate.tick"
 QUEUE = "syndicate"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+__all__ = ["DEFAULT_REDIS_URL", "QUEUE", "TASK_DELIVER", "TASK_POLL", "TASK_TICK", "CeleryQueue",
+           "MemoryQueue", "broker_url", "celery_settings", "producer", "redis_url"]
 
 
 def redis_url(config: Config) -> str:
-    return config.redis.url or DEFAULT_REDIS_URL
+    return config.redis.address
 
 
 def broker_url(url: str) -> str:

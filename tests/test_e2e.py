@@ -102,6 +102,10 @@ def test_new_post_reaches_every_target_once(service: Service, feed_server, devto
     status = service.cli("status", "--json")
     assert status.returncode == 0, status.stderr
     assert sorted(d["state"] for d in json.loads(status.stdout)) == ["delivered", "delivered"]
+    # The containers' health checks: this host's worker and scheduler checked in.
+    for part in ("worker", "beat"):
+        health = service.cli("healthcheck", part)
+        assert health.returncode == 0, health.stderr
 
 
 def test_target_500_then_201_through_the_worker(service: Service, feed_server, devto, smtp) -> None:

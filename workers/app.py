@@ -79,7 +79,7 @@ def _lean_parts() -> tuple[config_mod.Config, Redis, Keys]:
     global _lean
     if _lean is None:
         cfg = config_mod.load()
-        _lean = (cfg, connect(queue_mod.redis_url(cfg)), Keys(cfg.redis.prefix))
+        _lean = (cfg, connect(cfg.redis.address), Keys(cfg.redis.prefix))
     return _lean
 
 
