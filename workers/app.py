@@ -57,7 +57,7 @@ class SyndicateTask(Task):  # type: ignore[misc]
         if cls._runtime is None:
             with cls._lock:
                 if cls._runtime is None:
-                    # Imported here: the scheduler process never builds one (see _lean).
+                    # Imported here: the scheduler process never builds one (see _lean_parts).
                     from syndicate.runtime import Runtime
 
                     # Wake-ups go through this very app: no second Celery app per process.
@@ -71,16 +71,19 @@ class SyndicateTask(Task):  # type: ignore[misc]
 
 _stop = threading.Event()
 _lean: tuple[config_mod.Config, Redis, Keys] | None = None
+_lean_lock = threading.Lock()
 
 
 def _lean_parts() -> tuple[config_mod.Config, Redis, Keys]:
     """The config and a Redis client, without the runtime: all the scheduler process needs
-    (its tick runs in a worker), and all a heartbeat needs. It starts a second sooner for it."""
+    (its tick runs in a worker), and all a heartbeat needs. Not importing the runtime halves
+    the scheduler's CPU to its first tick, on the cores the worker is starting on."""
     global _lean
-    if _lean is None:
-        cfg = config_mod.load()
-        _lean = (cfg, connect(cfg.redis.address), Keys(cfg.redis.prefix))
-    return _lean
+    with _lean_lock:
+        if _lean is None:
+            cfg = config_mod.load()
+            _lean = (cfg, connect(cfg.redis.address), Keys(cfg.redis.prefix))
+        return _lean
 
 
 def _heartbeat_loop(part: str = "worker") -> None:
@@ -99,9 +102,9 @@ def _heartbeat_loop(part: str = "worker") -> None:
 def _first_tick_now(sender: object = None, **_: object) -> None:
     """The first tick runs at once, with the sources that want polling now made due: the
     schedule would otherwise wait a whole tick, and saved due times from the last run."""
+    cfg, r, keys = _lean_parts()
     threading.Thread(target=_heartbeat_loop, args=("beat",), name="syndicate-heartbeat",
                      daemon=True).start()
-    cfg, r, keys = _lean_parts()
     due = scheduler.due_at_start(r, keys, cfg)
     if due:
         log.info("polling at once: %s (new, changed or failed last time)", ", ".join(due))
