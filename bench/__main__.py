@@ -175,8 +175,12 @@ def peer_figures(redis_url: str, quick: bool) -> list[Figure]:
                       f"{low:,.0f}-{high:,.0f}/s over the rounds; sent {first['sent'][1]} / "
                       f"{first['sent'][0]} (the fewest of a round); "
                       f"{peer.FIRST_RUN_WORKERS} worker processes x 8 threads"))
-    for latency, n, goal in ((0.1, 20 if quick else 200, 20.0), (0.0, 20 if quick else 1000, 2.0)):
-        got = peer.unchanged(redis_url, n, 2, latency, rounds=1 if quick else 3)
+    # At 100 ms rss2email takes about 0.1 s a feed, one after another: each of its rounds over
+    # 1,000 feeds is nearly two minutes, so the ETag-ignored rounds run at 0 ms only.
+    for latency, n, goal in ((0.1, 20 if quick else 1000, 20.0),
+                             (0.0, 20 if quick else 1000, 2.0)):
+        got = peer.unchanged(redis_url, n, 2, latency, rounds=1 if quick else 3,
+                             ignored=latency == 0.0)
         ours, theirs, low, high = got["304"]
         out.append(Figure(f"{n} unchanged feeds (304) at {latency * 1000:.0f} ms, syndicate / "
                           "rss2email", ours, "polls/s", theirs, f">= {goal:g}x",
