@@ -34,7 +34,6 @@ from .store import EntryStore
 log = logging.getLogger("syndicate")
 
 
-
 @dataclass
 class Runtime:
     config: Config

@@ -31,6 +31,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
+
 # kind -> "module:class", the module relative to this package.
 ADAPTERS: dict[str, str] = {
     "smtp": "smtp:SmtpTarget",
