@@ -170,3 +170,34 @@ def test_up_with_embedded_redis(tmp_path: Path, feed_server) -> None:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=60)
     assert "stopped" in (tmp_path / "up.log").read_text()
+
+
+def test_healthcheck_answers_from_the_heartbeats(tmp_path: Path, redis_url: str,
+                                                 prefix: str) -> None:
+    """`syndicate healthcheck PART` fails, naming the part, until one on this host checks in."""
+    import subprocess
+    import sys
+
+    import redis as redis_mod
+
+    from syndicate import heartbeat
+    from syndicate.keys import Keys
+
+    cfg = tmp_path / "syndicate.toml"
+    cfg.write_text('[site]\ntitle = "T"\nurl = "https://example.org/"\n\n'
+                   f'[redis]\nurl = "{redis_url}"\nprefix = "{prefix}"\n')
+
+    def check(part: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "syndicate", "healthcheck", part,
+                               "--config", str(cfg)], capture_output=True, text=True,
+                              timeout=60)
+
+    down = check("worker")
+    assert down.returncode == 1 and "no worker on this host checked in" in down.stderr
+    r = redis_mod.Redis.from_url(redis_url)
+    try:
+        heartbeat.check_in(r, Keys(prefix), "worker")
+    finally:
+        r.close()
+    assert check("worker").returncode == 0
+    assert check("beat").returncode == 1  # a worker's check-in says nothing of the scheduler
