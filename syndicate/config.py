@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from .errors import ConfigError
 from .keys import DEFAULT_PREFIX
@@ -89,6 +89,9 @@ class TargetConfig:
     timeout: float = 30.0
     max_attempts: int = 8
     delay: float = 0.0
+    # Deliveries one task makes in a row when a poll brings several entries at once (a first
+    # run, a backfill); None: the adapter's own default (`Target.per_task`).
+    per_task: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     checked: bool = False  # options checked by the adapter (syndicate.targets.check)
 
@@ -260,7 +263,14 @@ class Section:
             raise ConfigError(self.key(name), f"expected true or false, got {value!r}")
         return value
 
-    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    @overload
+    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int: ...
+
+    @overload
+    def integer(self, name: str, default: None, *, minimum: int | None = None) -> int | None: ...
+
+    def integer(self, name: str, default: int | None, *,
+                minimum: int | None = None) -> int | None:
         value = self.raw(name)
         if value is None:
             return default
@@ -418,7 +428,7 @@ def _sources(data: Any, fetch: FetchConfig) -> tuple[SourceConfig, ...]:
     return tuple(out)
 
 
-COMMON_TARGET_KEYS = {"name", "kind", "enabled", "timeout", "max_attempts", "delay"}
+COMMON_TARGET_KEYS = {"name", "kind", "enabled", "timeout", "max_attempts", "delay", "per_task"}
 
 
 def _targets(data: Any) -> tuple[TargetConfig, ...]:
@@ -441,6 +451,7 @@ def _targets(data: Any) -> tuple[TargetConfig, ...]:
                 timeout=s.duration("timeout", 30.0),
                 max_attempts=s.integer("max_attempts", 8, minimum=1),
                 delay=s.duration("delay", 0.0),
+                per_task=s.integer("per_task", None, minimum=1),
                 options={k: v for k, v in raw.items() if k not in COMMON_TARGET_KEYS},
             )
         )

@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -51,6 +51,8 @@ class Queue(Protocol):
     def deliver(self, entry_id: str, target: str) -> None: ...
 
     def deliver_many(self, pairs: Iterable[tuple[str, str]]) -> None: ...
+
+    def deliver_runs(self, runs: Iterable[Sequence[tuple[str, str]]]) -> None: ...
 
     def poll(self, source: str) -> None: ...
 
@@ -181,7 +183,11 @@ class Dispatcher:
 
     def fan_out_many(self, entry_ids: list[str], *, now: float | None = None) -> int:
         """`fan_out` for a poll's new entries: their records opened in one pipeline, their
-        wake-ups published in one batch, oldest entry first."""
+        wake-ups published in one batch, oldest entry first.
+
+        A target whose `per_task` is more than one gets its wake-ups in runs of that many
+        entries, one task each (`deliver_run`): for email, Celery's own work for a task costs
+        more than the message."""
         if not entry_ids:
             return 0
         now = time.time() if now is None else now
@@ -191,16 +197,32 @@ class Dispatcher:
                 for entry_id in entry_ids:
                     self.digests.collect(cfg.name, entry_id, now)
             else:
-                direct.append(cfg)
+                direct.append((cfg, self.per_task(cfg)))
         # Until a worker takes it, each record is also due a little later, so a wake-up lost
-        # between here and the queue is found by the reconciler.
-        opens = [(c.name, now + c.delay, max(now + c.delay, now + FANOUT_GRACE)) for c in direct]
-        created = self.ledger.create_for([(entry_id, opens) for entry_id in entry_ids], now=now)
-        self.queue.deliver_many([
-            (entry_id, cfg.name) for entry_id, made in zip(entry_ids, created, strict=True)
-            for cfg, new in zip(direct, made, strict=True) if new and cfg.delay <= 0])
+        # between here and the queue is found by the reconciler. A record further down a run
+        # waits longer: for the ones before it to be made, each within its timeout.
+        created = self.ledger.create_for([
+            (entry_id, [(c.name, now + c.delay,
+                         max(now + c.delay, now + FANOUT_GRACE + (i % n) * c.timeout))
+                        for c, n in direct])
+            for i, entry_id in enumerate(entry_ids)], now=now)
+        runs: list[list[tuple[str, str]]] = []
+        for t, (cfg, n) in enumerate(direct):
+            if cfg.delay > 0:
+                continue  # the reconciler wakes them when their delay is over
+            made = [entry_id for entry_id, new in zip(entry_ids, created, strict=True)
+                    if new[t]]
+            runs += [[(entry_id, cfg.name) for entry_id in made[k:k + n]]
+                     for k in range(0, len(made), n)]
+        # Oldest first: every target's first run, then every target's second...
+        position = {entry_id: i for i, entry_id in enumerate(entry_ids)}
+        runs.sort(key=lambda run: position[run[0][0]])
+        self.queue.deliver_runs(runs)
         self.store.outbox_done(*entry_ids)
         return sum(map(sum, created))
+
+    def per_task(self, cfg: TargetConfig) -> int:
+        return cfg.per_task or self.target(cfg.name).per_task
 
     def close_digests(self) -> int:
         opened = self.digests.close_due()
@@ -246,6 +268,21 @@ class Dispatcher:
         return woken
 
     # -- one attempt -----------------------------------------------------------------------
+    def deliver_run(self, pairs: Iterable[Sequence[str]]) -> list[Outcome]:
+        """`deliver` for each (entry, target) in turn: one task's run (see `fan_out_many`).
+
+        Each is its own claim and attempt, so a run cut short (the worker dies, the message is
+        redelivered) makes only what is still to make. An error on one is logged and left to
+        the reconciler, as a failed task's would be, and the run goes on."""
+        outcomes = []
+        for entry_id, target in pairs:
+            try:
+                outcomes.append(self.deliver(entry_id, target))
+            except Exception as exc:
+                log.exception("delivery of %s to %s failed: %s", entry_id, target, exc)
+                outcomes.append(Outcome("error", error=str(exc)))
+        return outcomes
+
     def deliver(self, entry_id: str, target_name: str, *, patient: bool = True) -> Outcome:
         """One attempt: claim the record, send, record the outcome (and its metrics).
 

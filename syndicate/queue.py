@@ -6,7 +6,7 @@ CLI, the dispatcher) only sends messages by name, so it never imports the worker
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from celery import Celery
@@ -19,10 +19,12 @@ broker.register()
 
 TASK_POLL = "syndicate.poll"
 TASK_DELIVER = "syndicate.deliver"
+TASK_DELIVER_RUN = "syndicate.deliver_run"
 TASK_TICK = "syndicate.tick"
 QUEUE = "syndicate"
-__all__ = ["DEFAULT_REDIS_URL", "QUEUE", "TASK_DELIVER", "TASK_POLL", "TASK_TICK", "CeleryQueue",
-           "MemoryQueue", "broker_url", "celery_settings", "producer", "redis_url"]
+__all__ = ["DEFAULT_REDIS_URL", "QUEUE", "TASK_DELIVER", "TASK_DELIVER_RUN", "TASK_POLL",
+           "TASK_TICK", "CeleryQueue", "MemoryQueue", "broker_url", "celery_settings", "producer",
+           "redis_url"]
 
 
 def redis_url(config: Config) -> str:
@@ -87,6 +89,7 @@ class MemoryQueue:
 
     def __init__(self) -> None:
         self.deliveries: list[tuple[str, str]] = []
+        self.runs: list[list[tuple[str, str]]] = []  # the wake-ups of `deliver_runs`, as sent
         self.polls: list[str] = []
 
     def deliver(self, entry_id: str, target: str) -> None:
@@ -94,6 +97,11 @@ class MemoryQueue:
 
     def deliver_many(self, pairs: Iterable[tuple[str, str]]) -> None:
         self.deliveries.extend(pairs)
+
+    def deliver_runs(self, runs: Iterable[Sequence[tuple[str, str]]]) -> None:
+        for run in runs:
+            self.runs.append(list(run))
+            self.deliveries.extend(run)
 
     def poll(self, source: str) -> None:
         self.polls.append(source)
@@ -120,15 +128,27 @@ class CeleryQueue:
         them one by one. A batch lost on the way (the pipeline fails) loses only wake-ups: every
         record is already in the ledger and due a little later, so the reconciler sends it.
         """
-        pairs = list(pairs)
-        if len(pairs) < 2:
-            for entry_id, target in pairs:
-                self.deliver(entry_id, target)
+        self.deliver_runs([pair] for pair in pairs)
+
+    def deliver_runs(self, runs: Iterable[Sequence[tuple[str, str]]]) -> None:
+        """One wake-up per run, all in one round trip (as `deliver_many`): a run of one is a
+        `deliver` task, a longer run one `deliver_run` task that makes its deliveries in order.
+        """
+        runs = [list(run) for run in runs if run]
+        if len(runs) == 1 and len(runs[0]) == 1:
+            self.deliver(*runs[0][0])
+            return
+        if not runs:
             return
         with self.app.producer_or_acquire() as producer, producer.batch():
-            for entry_id, target in pairs:
-                self.app.send_task(TASK_DELIVER, args=[entry_id, target], queue=QUEUE,
-                                   producer=producer, argsrepr=_argsrepr(entry_id, target))
+            for run in runs:
+                if len(run) == 1:
+                    (entry_id, target), = run
+                    self.app.send_task(TASK_DELIVER, args=[entry_id, target], queue=QUEUE,
+                                       producer=producer, argsrepr=_argsrepr(entry_id, target))
+                else:
+                    self.app.send_task(TASK_DELIVER_RUN, args=[run], queue=QUEUE,
+                                       producer=producer, argsrepr=repr(run))
 
     def close(self) -> None:
         """Close the broker connections this app holds (its producer pool).

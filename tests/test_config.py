@@ -66,6 +66,8 @@ def test_missing_env_in_an_enabled_target_names_key_and_variable() -> None:
     ({"targets": [{"name": "t", "kind": "devto", "api_key": "k", "colour": "red"}]},
      "targets[t].colour", "unknown option"),
     ({"site": {"feed_size": 0}}, "site.feed_size", "at least 1"),
+    ({"targets": [{"name": "t", "kind": "devto", "api_key": "k", "per_task": 0}]},
+     "targets[t].per_task", "at least 1"),
     ({"webhook": {"secret": "whsec_!!"}}, "webhook.secret", "base64"),
     ({"sauces": []}, "sauces", "unknown key"),
 ])
@@ -73,6 +75,14 @@ def test_errors_name_the_key(data: dict[str, object], key: str, words: str) -> N
     with pytest.raises(ConfigError) as exc:
         parse(data)
     assert exc.value.key == key and words in str(exc.value)
+
+
+def test_per_task_is_the_adapters_unless_set() -> None:
+    mail = {"kind": "smtp", "host": "h", "from": "a@b.example", "to": ["c@d.example"]}
+    cfg = parse({"targets": [{"name": "a", **mail}, {"name": "b", **mail, "per_task": 1},
+                             {"name": "c", "kind": "devto", "api_key": "k"}]})
+    assert [t.per_task for t in cfg.targets] == [None, 1, None]
+    assert "per_task" not in cfg.targets[1].options
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("5m", 300), ("1h30m", 5400), ("250ms", 0.25),

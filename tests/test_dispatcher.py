@@ -122,3 +122,64 @@ def test_delay_holds_the_first_attempt(make_runtime, devto) -> None:
     assert devto.requests_seen == 0
     rt.dispatcher.reconcile(now=time.time() + 601)
     assert q.deliveries == [(eid, "devto")]
+
+
+def stored(rt, n: int) -> str:
+    e = Entry(source="blogger", guid=f"tag:blogger.com,1999:blog-1.post-{n}",
+              link=f"https://mind.blogspot.example/2025/12/post-{n}.html",
+              title=f"Post {n}", content_html=LONG, published=time.time() + n)
+    eid, status = rt.store.upsert(e)
+    assert status == "new"
+    return eid
+
+
+def test_a_poll_of_several_entries_wakes_email_in_runs(make_runtime, devto, smtp) -> None:
+    """Email goes ten entries to a task, an HTTP platform one; `per_task` sets either."""
+    from syndicate.ledger import member
+
+    rt, q = make_runtime(targets=[devto_target(devto), smtp_target(smtp),
+                                  smtp_target(smtp, name="few", per_task=3)])
+    ids = [stored(rt, n) for n in range(12)]
+    assert rt.dispatcher.fan_out_many(ids) == 36
+    by_target: dict[str, list[list[str]]] = {}
+    for run_ in q.runs:
+        (target,) = {t for _, t in run_}
+        by_target.setdefault(target, []).append([e for e, _ in run_])
+    assert by_target["devto"] == [[e] for e in ids]
+    assert by_target["mail"] == [ids[:10], ids[10:]]
+    assert by_target["few"] == [ids[0:3], ids[3:6], ids[6:9], ids[9:12]]
+    # Oldest first across targets: no run starts with an entry older than the one before.
+    starts = [ids.index(run_[0][0]) for run_ in q.runs]
+    assert starts == sorted(starts)
+    # A record further down a run is re-sent by the reconciler only after the ones before it
+    # had their time (2 s timeout each), not while its run is still being made.
+    due = [rt.redis.zscore(rt.keys.due, member(e, "few")) for e in ids[:3]]
+    assert due[1] - due[0] == due[2] - due[1] == 2.0
+    # The run's deliveries, each its own claim: all made, each once, however often it runs.
+    first_run = [(e, "mail") for e in by_target["mail"][0]]
+    outcomes = rt.dispatcher.deliver_run(first_run)
+    assert [o.state for o in outcomes] == ["delivered"] * 10 and all(o.attempted for o in outcomes)
+    again = rt.dispatcher.deliver_run(first_run)  # the message redelivered after a crash
+    assert not any(o.attempted for o in again)
+    assert len(smtp.messages) == 10
+
+
+def test_one_failing_delivery_does_not_stop_its_run(make_runtime, smtp, monkeypatch) -> None:
+    rt, q = make_runtime(targets=[smtp_target(smtp)])
+    ids = [stored(rt, n) for n in range(3)]
+    rt.dispatcher.fan_out_many(ids)
+    (run_,) = q.runs
+    real = rt.dispatcher.deliver
+
+    def deliver(entry_id: str, target: str, **kw):
+        if entry_id == ids[1]:
+            raise RuntimeError("the store answered nonsense")
+        return real(entry_id, target, **kw)
+
+    monkeypatch.setattr(rt.dispatcher, "deliver", deliver)
+    outcomes = rt.dispatcher.deliver_run(run_)
+    assert [o.state for o in outcomes] == ["delivered", "error", "delivered"]
+    assert "nonsense" in outcomes[1].error
+    assert len(smtp.messages) == 2
+    # The one that failed is still known and pending: the reconciler sends it again.
+    assert rt.ledger.get(ids[1], "mail").state == "pending"

@@ -11,18 +11,18 @@ import redis
 from redis.connection import AbstractConnection
 
 from syndicate.keys import Keys
-from syndicate.queue import QUEUE, TASK_DELIVER, CeleryQueue, producer
+from syndicate.queue import QUEUE, TASK_DELIVER, TASK_DELIVER_RUN, CeleryQueue, producer
 
 from .conftest import make_config
 
 
-def _queued(r: redis.Redis, prefix: str) -> list[list[Any]]:
+def _queued(r: redis.Redis, prefix: str, task: str = TASK_DELIVER) -> list[list[Any]]:
     raw: list[bytes] = r.lrange(Keys(prefix).celery_prefix + QUEUE, 0, -1)  # type: ignore[assignment]
     out = []
     for item in reversed(raw):  # LPUSH: the oldest is last
         message = json.loads(item)
-        assert message["headers"]["task"] == TASK_DELIVER
-        out.append(json.loads(base64.b64decode(message["body"]))[0])
+        if message["headers"]["task"] == task:
+            out.append(json.loads(base64.b64decode(message["body"]))[0])
     return out
 
 
@@ -36,6 +36,17 @@ def test_deliver_many_lands_every_wake_up_in_order(redis_url: str, prefix: str,
         q.deliver_many([(f"e{i}", t) for i in range(1, 4) for t in ("devto", "smtp")])
         assert _queued(r, prefix) == [["e0", "devto"]] + [
             [f"e{i}", t] for i in range(1, 4) for t in ("devto", "smtp")]
+    finally:
+        app.close()
+
+
+def test_a_run_is_one_task_that_names_its_deliveries_in_order(redis_url: str, prefix: str,
+                                                             r: redis.Redis) -> None:
+    app = producer(make_config(redis_url, prefix))
+    try:
+        CeleryQueue(app).deliver_runs([[("e0", "devto")], [("e1", "mail"), ("e2", "mail")], []])
+        assert _queued(r, prefix) == [["e0", "devto"]]
+        assert _queued(r, prefix, TASK_DELIVER_RUN) == [[[["e1", "mail"], ["e2", "mail"]]]]
     finally:
         app.close()
 

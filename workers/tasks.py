@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from syndicate.errors import UnknownSourceError
-from syndicate.queue import TASK_DELIVER, TASK_POLL, TASK_TICK
+from syndicate.queue import TASK_DELIVER, TASK_DELIVER_RUN, TASK_POLL, TASK_TICK
 
 from .app import SyndicateTask, app
 
@@ -38,3 +38,9 @@ def deliver(self: SyndicateTask, entry_id: str, target: str) -> dict[str, Any]:
 @app.task(name=TASK_TICK, ignore_result=True, bind=True, base=SyndicateTask)
 def tick(self: SyndicateTask) -> dict[str, int]:
     return self.runtime.tick()
+
+
+@app.task(name=TASK_DELIVER_RUN, ignore_result=True, bind=True, base=SyndicateTask)
+def deliver_run(self: SyndicateTask, pairs: list[list[str]]) -> list[dict[str, Any]]:
+    outcomes = self.runtime.dispatcher.deliver_run(pairs)
+    return [{"state": o.state, "retry_in": o.retry_in, "error": o.error} for o in outcomes]

@@ -219,15 +219,27 @@ class CountingSmtp:
     """A real SMTP server (aiosmtpd) that counts messages per entry (`X-Syndicate-Entry`).
 
     It reads only the header block: parsing whole messages with the `email` package cost the
-    sink milliseconds a message, on the same cores as the tools it measures, and capped both."""
+    sink milliseconds a message, on the same cores as the tools it measures, and capped both.
+    `latency`: each RCPT TO is answered after that long, as a remote server's would be, which
+    is before the client marks the message on the wire: a worker killed then has sent nothing.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
+        import asyncio
+
         from aiosmtpd.controller import Controller
 
         self.count: Counter[str] = Counter()
         outer = self
 
         class Handler:
+            async def handle_RCPT(self, server: Any, session: Any, envelope: Any,  # noqa: N802
+                                  address: str, rcpt_options: list[str]) -> str:
+                if latency:
+                    await asyncio.sleep(latency)
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
                 head = envelope.content.partition(b"\r\n\r\n")[0]
                 msg = _HEADERS.parsebytes(head)
@@ -355,17 +367,21 @@ class Every:
             self.last = time.monotonic()
 
 
-def seed(rt: Runtime, n: int, *, tag: str = "") -> list[str]:
-    """N new entries, fanned out to every target through the real queue."""
+def seed(rt: Runtime, n: int, *, tag: str = "", per_poll: int = 20) -> list[str]:
+    """N new entries, fanned out to every target through the real queue, `per_poll` at a time
+    as a poll that found them would: email goes in runs of several to a task."""
     ids = []
     now = time.time()
-    for i in range(n):
-        e = Entry(source="faults", guid=f"urn:faults:{tag}{i}",
-                  link=f"https://faults.example/{tag}{i}", title=f"Fault post {tag}{i}",
-                  content_html=f"<p>Post {tag}{i}.</p>", published=now + i)
-        eid, _ = rt.store.upsert(e)
-        rt.dispatcher.fan_out(eid)
-        ids.append(eid)
+    for start in range(0, n, per_poll):
+        batch = []
+        for i in range(start, min(n, start + per_poll)):
+            e = Entry(source="faults", guid=f"urn:faults:{tag}{i}",
+                      link=f"https://faults.example/{tag}{i}", title=f"Fault post {tag}{i}",
+                      content_html=f"<p>Post {tag}{i}.</p>", published=now + i)
+            eid, _ = rt.store.upsert(e)
+            batch.append(eid)
+        rt.dispatcher.fan_out_many(batch)
+        ids += batch
     return ids
 
 

@@ -39,8 +39,10 @@ def _targets(hook: CountingTarget, smtp: CountingSmtp | None, timeout: str = "1s
 
 def worker_kill(folder: Path, redis_url: str, *, entries: int = 1000, every: float = 3.0,
                 control: bool = False, timeout: float = 240.0, latency: float = 0.02) -> Result:
-    """kill -9 the worker every few seconds while deliveries run; start it again each time."""
-    hook, smtp = CountingTarget(TargetBehaviour(latency=latency)), CountingSmtp()
+    """kill -9 the worker every few seconds while deliveries run; start it again each time.
+    Both targets answer after `latency`, so that kills land in the middle of a run of emails
+    (one task makes several) and of a webhook's request."""
+    hook, smtp = CountingTarget(TargetBehaviour(latency=latency)), CountingSmtp(latency)
     cluster = Cluster(redis_url, folder, _targets(hook, smtp), prefix="f-kill",
                       unsafe="acks_early,no_reconcile" if control else "")
     try:

@@ -88,6 +88,10 @@ class Target(ABC):
     rate_limits: ClassVar[tuple[RateLimit, ...]] = ()
     # Waits up to this long are slept through; longer ones send the delivery back to the queue.
     max_sleep: ClassVar[float] = 2.0
+    # Deliveries one task makes in a row when a poll brings several entries for this target
+    # (the target's `per_task` overrides it). One each by default: an HTTP platform answers in
+    # tens to hundreds of milliseconds, and separate tasks spread them over the worker threads.
+    per_task: ClassVar[int] = 1
     # A delivery made of several requests (create, fill, send) that records each step.
     multi_step: ClassVar[bool] = False
     # Newsletters: may send one email per entry (`mode = "each"`) or a digest on a schedule.
