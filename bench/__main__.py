@@ -174,7 +174,8 @@ def peer_figures(redis_url: str, quick: bool) -> list[Figure]:
                       f"{cpu_high:.1f}; rss2email {first['r2e_cpu_ms']:.1f}); syndicate "
                       f"{low:,.0f}-{high:,.0f}/s over the rounds; sent {first['sent'][1]} / "
                       f"{first['sent'][0]} (the fewest of a round); "
-                      f"{peer.FIRST_RUN_WORKERS} worker processes x 8 threads"))
+                      f"{peer.FIRST_RUN_WORKERS} worker processes x 8 threads, each feed's new "
+                      "emails ten to a task (the smtp target's `per_task`)"))
     # At 100 ms rss2email takes about 0.1 s a feed, one after another: each of its rounds over
     # 1,000 feeds is nearly two minutes, so the ETag-ignored rounds run at 0 ms only.
     for latency, n, goal in ((0.1, 20 if quick else 1000, 20.0),
