@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import hiredis
 from redis import Redis
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import Script
@@ -81,9 +82,16 @@ class ScriptClient(Redis):
 
     def evalsha_here(self, script: Script, keys: Sequence[Any], args: Iterable[Any]) -> Any:
         conn = self._threads().get()
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
         try:
-            conn.send_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", script.sha, len(keys), *keys, *args)
+            # hiredis writes the command as redis-py's packer does, for str, bytes, int and
+            # float, in a sixth of its time (a claim's or a finish's 20-odd arguments went
+            # through a Python encoder one by one). Anything else takes redis-py's own path.
+            packed: Any = [hiredis.pack_command(command)]
+        except TypeError:
+            packed = conn.pack_command(*command)  # type: ignore[no-untyped-call]
+        try:
+            conn.send_packed_command(packed)  # type: ignore[no-untyped-call]
             return conn.read_response()
         except NoScriptError:
             pass  # a restarted server forgot it: redis-py's path loads it again

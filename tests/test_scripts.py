@@ -168,3 +168,23 @@ def test_a_thread_that_ended_does_not_keep_its_connection(client: ScriptClient, 
     put(keys=[f"{prefix}:t"], args=["2"])  # this thread opens its own: the ended ones close
     assert len(ended) == 3 and _gone(r, set(ended))
     assert here(client) in {int(c["id"]) for c in r.client_list()}
+
+
+@pytest.mark.parametrize(("value", "stored"), [("é", "é".encode()), (b"\x00b", b"\x00b"), (7, b"7"),
+                                               (0.1, b"0.1"), (1733400000.25, b"1733400000.25")])
+def test_arguments_are_written_as_redis_py_writes_them(client: ScriptClient, prefix: str,
+                                                       value: object, stored: bytes) -> None:
+    put = client.register_script(SET)
+    assert put(keys=[f"{prefix}:a"], args=[value]) == stored
+    assert client.get(f"{prefix}:a") == stored
+
+
+@pytest.mark.parametrize("value", [None, True])
+def test_an_argument_redis_cannot_take_is_refused_as_redis_py_refuses_it(
+        client: ScriptClient, prefix: str, value: object) -> None:
+    import redis
+
+    put = client.register_script(SET)
+    with pytest.raises(redis.DataError):
+        put(keys=[f"{prefix}:a"], args=[value])
+    assert put(keys=[f"{prefix}:a"], args=["ok"]) == b"ok"  # the connection is still fine
