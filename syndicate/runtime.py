@@ -135,11 +135,9 @@ class Runtime:
 
     def approve(self, ref: str) -> list[str]:
         """Let held entries go to their targets."""
-        approved = []
-        for eid in self._held_refs(ref):
-            if self.store.release(eid, deliver=True):
-                self.dispatcher.fan_out(eid)
-                approved.append(eid)
+        approved = [eid for eid in self._held_refs(ref) if self.store.release(eid, deliver=True)]
+        # Together, as a poll's new entries go: a target with `per_task` gets them in runs.
+        self.dispatcher.fan_out_many(approved)
         return approved
 
     def discard(self, ref: str) -> list[str]:

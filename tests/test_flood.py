@@ -19,30 +19,38 @@ def posts(n: int, *, fresh: bool = False) -> bytes:
     return feed
 
 
-def runtime(make_runtime, feed_server, limit: int = 5):
+MAIL = {"name": "mail", "kind": "smtp", "host": "127.0.0.1", "port": 9, "security": "none",
+        "from": "a@home.example", "to": ["b@home.example"], "per_task": 4}
+
+
+def runtime(make_runtime, feed_server, limit: int = 5, *, more=()):
     url = feed_server.put("/feed", fixture_bytes("blogger-atom.xml"))
     rt, q = make_runtime(sources=[{"name": "blogger", "url": url, "flood_limit": limit}],
                          targets=[{"name": "hook", "kind": "webhook",
-                                   "url": "http://127.0.0.1:9/x", "secret": OUTBOUND_SECRET}])
+                                   "url": "http://127.0.0.1:9/x", "secret": OUTBOUND_SECRET},
+                                  *more])
     rt.poll("blogger")  # the baseline
     return rt, q
 
 
 def test_a_flood_is_held_then_approved(make_runtime, feed_server) -> None:
-    rt, q = runtime(make_runtime, feed_server)
+    rt, q = runtime(make_runtime, feed_server, more=[MAIL])
     feed_server.put("/feed", posts(6))
     result = rt.poll("blogger")
     assert result.status == "held" and len(result.held) == 6 and result.new == []
     assert q.deliveries == [] and rt.store.outbox() == []
     rows = [d for d in rt.deliveries() if d["state"] == "held"]
-    assert len(rows) == 6
+    assert len(rows) == 12
     assert "flood breaker: 6 old entries came back as new in one poll of blogger" in rows[0][
         "last_error"]
     rt.dispatcher.reconcile(now=10**10)  # the reconciler never lets a held entry out
     assert q.deliveries == []
-    assert len(rt.approve("blogger")) == 6
-    assert len(q.deliveries) == 6 and rt.store.held() == {}
+    approved = rt.approve("blogger")
+    assert len(approved) == 6
+    assert len(q.deliveries) == 12 and rt.store.held() == {}
     assert {d["state"] for d in rt.deliveries()} == {"pending"}
+    # Approved together, as a poll's new entries: the email in runs of `per_task`.
+    assert sorted(len(run) for run in q.runs if run[0][1] == "mail") == [2, 4]
 
 
 def test_discard_one_approve_the_rest(make_runtime, feed_server) -> None:
