@@ -279,8 +279,11 @@ class Dispatcher:
             try:
                 outcomes.append(self.deliver(entry_id, target))
             except Exception as exc:
-                log.exception("delivery of %s to %s failed: %s", entry_id, target, exc)
-                outcomes.append(Outcome("error", error=str(exc)))
+                # Said as the ledger says errors: an unexpected one may quote a secret.
+                error = self.ledger.redactor.redact(f"{exc.__class__.__name__}: {exc}")
+                log.error("delivery of %s to %s failed, the reconciler will retry it: %s",
+                          entry_id, target, error)
+                outcomes.append(Outcome("error", error=error))
         return outcomes
 
     def deliver(self, entry_id: str, target_name: str, *, patient: bool = True) -> Outcome:

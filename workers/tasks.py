@@ -8,12 +8,15 @@ claim. A message delivered twice does nothing the second time.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syndicate.errors import UnknownSourceError
 from syndicate.queue import TASK_DELIVER, TASK_DELIVER_RUN, TASK_POLL, TASK_TICK
 
 from .app import SyndicateTask, app
+
+if TYPE_CHECKING:  # the scheduler imports these tasks and must not load the dispatcher
+    from syndicate.dispatcher import Outcome
 
 log = logging.getLogger("syndicate.worker")
 
@@ -31,8 +34,7 @@ def poll(self: SyndicateTask, source: str) -> dict[str, Any]:
 
 @app.task(name=TASK_DELIVER, ignore_result=True, bind=True, base=SyndicateTask)
 def deliver(self: SyndicateTask, entry_id: str, target: str) -> dict[str, Any]:
-    outcome = self.runtime.dispatcher.deliver(entry_id, target)
-    return {"state": outcome.state, "retry_in": outcome.retry_in, "error": outcome.error}
+    return _summary(self.runtime.dispatcher.deliver(entry_id, target))
 
 
 @app.task(name=TASK_TICK, ignore_result=True, bind=True, base=SyndicateTask)
@@ -42,5 +44,8 @@ def tick(self: SyndicateTask) -> dict[str, int]:
 
 @app.task(name=TASK_DELIVER_RUN, ignore_result=True, bind=True, base=SyndicateTask)
 def deliver_run(self: SyndicateTask, pairs: list[list[str]]) -> list[dict[str, Any]]:
-    outcomes = self.runtime.dispatcher.deliver_run(pairs)
-    return [{"state": o.state, "retry_in": o.retry_in, "error": o.error} for o in outcomes]
+    return [_summary(o) for o in self.runtime.dispatcher.deliver_run(pairs)]
+
+
+def _summary(outcome: Outcome) -> dict[str, Any]:
+    return {"state": outcome.state, "retry_in": outcome.retry_in, "error": outcome.error}
