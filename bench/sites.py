@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from bench.loopback import LoopbackServer, Reply, Request
+from bench.loopback import EventLoop, LoopbackServer, Reply, Request
 
 PARAGRAPH = ("<p>Entropy is the price a living system pays to keep its own order, and a model in "
              "service pays it in electricity. " * 12) + "</p>"
@@ -133,7 +133,7 @@ def _farm_main(ready: Any) -> None:
 class Recorder:
     """A target that answers after `latency` and notes when each entry first arrived."""
 
-    def __init__(self, latency: float = 0.0) -> None:
+    def __init__(self, latency: float = 0.0, loop: EventLoop | None = None) -> None:
         self.latency = latency
         self.first: dict[str, float] = {}
         self.count = 0
@@ -148,7 +148,7 @@ class Recorder:
                 await asyncio.sleep(self.latency)
             return 200, [], b""
 
-        self.server = LoopbackServer(handle)
+        self.server = LoopbackServer(handle, loop=loop)
 
     @property
     def url(self) -> str:
