@@ -79,8 +79,7 @@ def _target(rt: Runtime, name: str) -> Check:
             return Check(True, what, "no who-am-I call on this platform: checked on first send")
         prepared = adapter.prepare(probe)
         try:
-            resp = adapter.session.send(prepared, timeout=(adapter.connect_timeout,
-                                                           adapter.config.timeout))
+            resp = adapter.exchange(prepared)
         except requests.RequestException as exc:
             return Check(False, what, f"cannot reach {adapter.describe(prepared.url)}: "
                          f"{exc.__class__.__name__}")

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.utils import resolve_proxies
 
-from .guard import GuardedAdapter
+from .transport import Transport
 
 
 @functools.lru_cache(maxsize=256)
@@ -61,8 +61,8 @@ class Session(requests.Session):
         policy: CookiePolicy = _NoCookies()
         self.cookies.set_policy(policy)
         # Every connection can be checked by the SSRF guard; it acts inside `guard.guarding`.
-        self.mount("http://", GuardedAdapter())
-        self.mount("https://", GuardedAdapter())
+        self.mount("http://", Transport())
+        self.mount("https://", Transport())
         self._proxies: dict[tuple[str, str], dict[str, str]] = {}
         # What requests takes from the environment on its merging path, applied to every send.
         self.verify = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")

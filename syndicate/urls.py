@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 _URL_JUNK = re.compile(r"[\x00-\x20\x7f\\]")
 _ENCODE = str.maketrans({" ": "%20", '"': "%22", "<": "%3C", ">": "%3E", "`": "%60"})
 
+@lru_cache(maxsize=4096)  # an entry's links are checked again on every load from the store
 def safe_url(url: str | None) -> str:
     """`url` if it is an absolute http(s) URL with a host, else "".
 

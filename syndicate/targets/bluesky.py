@@ -85,10 +85,9 @@ class BlueskyTarget(HttpTarget):
     def _refresh(self) -> None:
         session = self._session or {}
         try:
-            resp = self.session.send(requests.Request(
+            resp = self.exchange(requests.Request(
                 "POST", self.url("/xrpc/com.atproto.server.refreshSession"),
-                headers={"Authorization": f"Bearer {session.get('refreshJwt', '')}"}).prepare(),
-                timeout=(self.connect_timeout, self.config.timeout))
+                headers={"Authorization": f"Bearer {session.get('refreshJwt', '')}"}).prepare())
         except requests.RequestException:
             resp = None
         if resp is not None and resp.ok:

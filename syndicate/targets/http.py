@@ -23,7 +23,9 @@ from ..config import SiteConfig, TargetConfig
 from ..entry import Entry
 from ..errors import AmbiguousError, PermanentError, TargetBroken, TransientError
 from ..fetch import USER_AGENT
+from ..guard import Deadline
 from ..session import Session, prepared_url
+from ..transport import ConnectFailed
 from .base import SECRET_MASK, Attempt, DeliveryResult, Target
 
 
@@ -46,7 +48,7 @@ def retry_after(resp: requests.Response | None) -> float | None:
 
 def _never_sent(exc: requests.RequestException) -> bool:
     """True when the request cannot have reached the target (refused, DNS, connect timeout)."""
-    if isinstance(exc, requests.ConnectTimeout):
+    if isinstance(exc, requests.ConnectTimeout | ConnectFailed):
         return True
     seen: set[int] = set()
     cur: BaseException | None = exc
@@ -147,6 +149,15 @@ class HttpTarget(Target):
         prepared.hooks = {"response": []}
         return prepared
 
+    def exchange(self, prepared: requests.PreparedRequest) -> requests.Response:
+        """One request and its answer, within one deadline for the whole (connect, then the
+        read timeout): a platform that answers a byte every few seconds never trips a
+        per-read timeout, and would hold a worker's thread for as long as it liked."""
+        with Deadline(self.connect_timeout + self.config.timeout):
+            return self.session.send(prepared, timeout=(self.connect_timeout,
+                                                        self.config.timeout),
+                                     allow_redirects=False)
+
     def call(self, request: requests.Request, *, creates: bool = False,
              writes: bool | None = None) -> requests.Response:
         """Send one request; return a 2xx response or raise the error that says what next.
@@ -159,8 +170,7 @@ class HttpTarget(Target):
             self.throttle(creates=creates)
         prepared = self.prepare(request)
         try:
-            resp = self.session.send(prepared, timeout=(self.connect_timeout, self.config.timeout),
-                                     allow_redirects=False)
+            resp = self.exchange(prepared)
         except requests.RequestException as exc:
             what = f"{request.method} {self.describe(prepared.url)}"
             if _never_sent(exc):
@@ -196,9 +206,7 @@ class HttpTarget(Target):
             return
         checked = self.prepare(probe)
         try:
-            answer = self.session.send(checked, timeout=(self.connect_timeout,
-                                                         self.config.timeout),
-                                       allow_redirects=False)
+            answer = self.exchange(checked)
         except requests.RequestException as exc:
             raise TransientError(f"{message} (and the credentials could not be checked: "
                                  f"{exc.__class__.__name__})", request=prepared,
