@@ -26,6 +26,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Mapping
 from datetime import timedelta
@@ -159,6 +160,12 @@ class Transport(GuardedAdapter):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._forked()
+        _ALL.add(self)
+
+    def _forked(self) -> None:
+        # Also in a forked child (a prefork pool): a connection kept by the parent is the
+        # parent's, and two processes writing one socket would mix their requests.
         self._lock = threading.Lock()
         self._idle: dict[tuple[str, str, int, bool | str], list[Connection]] = {}
 
@@ -284,3 +291,13 @@ class Transport(GuardedAdapter):
                 conn.close()
         super().close()
 
+
+_ALL: weakref.WeakSet[Transport] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for each in list(_ALL):
+        each._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import http.server
+import os
 import socket
 import ssl
 import threading
@@ -189,4 +190,23 @@ def test_streamed_and_proxied_requests_go_through_urllib3() -> None:
         assert resp.raw is not None and resp.json() == {"id": "1"}  # urllib3's response
         resp.close()
         assert post(s, url).raw is None  # the kept-connection path
+        s.close()
+
+
+def test_a_forked_child_keeps_none_of_its_parents_connections() -> None:
+    with serving() as (url, peers):
+        s = Session()
+        assert post(s, url).ok
+        pid = os.fork()
+        if pid == 0:  # the child: its own connection, not the parent's socket
+            code = 0
+            try:
+                adapter = s.get_adapter(url)
+                code = 0 if not adapter._idle and post(s, url).ok else 1  # type: ignore[attr-defined]
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert post(s, url).ok  # the parent's kept connection still works
+        assert len(peers) == 2
         s.close()
