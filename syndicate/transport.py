@@ -59,6 +59,10 @@ class ConnectTimedOut(ConnectFailed, requests.ConnectTimeout):
     """The connection was not made in time: the request never left."""
 
 
+class TLSFailed(ConnectFailed, requests.exceptions.SSLError):
+    """The TLS handshake failed (a certificate not trusted, say): the request never left."""
+
+
 @lru_cache(maxsize=16)
 def tls_context(verify: bool | str) -> ssl.SSLContext:
     """One context per `verify` setting, as requests reads it: True checks against certifi's
@@ -217,7 +221,7 @@ class Transport(GuardedAdapter):
         except TimeoutError as exc:
             raise ConnectTimedOut(f"connecting to {host}:{port}: {exc}") from exc
         except ssl.SSLError as exc:
-            raise requests.exceptions.SSLError(f"{host}:{port}: {exc}") from exc
+            raise TLSFailed(f"{host}:{port}: {exc}") from exc
         except OSError as exc:
             raise ConnectFailed(f"connecting to {host}:{port}: {exc}") from exc
         new.checked = checking
@@ -239,7 +243,12 @@ class Transport(GuardedAdapter):
         try:
             conn.request(request.method or "GET", path, body, dict(request.headers))
             answer = conn.getresponse()
+            if answer.length is not None and answer.length > MAX_REPLY:
+                raise ReplyTooLarge(f"the answer declares {answer.length} bytes, over "
+                                    f"{MAX_REPLY}", request=request)
             data = answer.read(MAX_REPLY + 1)
+        except requests.RequestException:  # ours, above (requests' errors are OSErrors)
+            raise
         except TimeoutError as exc:
             raise requests.ReadTimeout(f"no answer in {read_timeout} s: {exc}",
                                        request=request) from exc

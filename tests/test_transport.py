@@ -123,7 +123,11 @@ def test_a_connection_the_server_closed_is_not_reused() -> None:
 def test_an_answer_over_the_cap_is_not_read(monkeypatch) -> None:
     monkeypatch.setattr(transport, "MAX_REPLY", 1000)
     with serving(200, body=b"x" * 5000) as (url, _), pytest.raises(transport.ReplyTooLarge):
-        post(Session(), url)
+        post(Session(), url)  # its Content-Length says so: nothing of it is read
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with dripping(head, b"400\r\n" + b"x" * 1024 + b"\r\n", 0) as url, \
+            pytest.raises(transport.ReplyTooLarge):
+        post(Session(), url)  # no length declared: read up to the cap, then refused
 
 
 def test_gzip_answers_are_decoded_under_the_cap(monkeypatch) -> None:
@@ -174,8 +178,9 @@ def test_tls_is_checked_as_requests_checks_it(tmp_path) -> None:
     ca.cert_pem.write_to_path(str(bundle))
     with serving(tls=server_ctx) as (url, peers):
         s = Session()
-        with pytest.raises(requests.exceptions.SSLError):
+        with pytest.raises(requests.exceptions.SSLError) as failed:
             post(s, url, verify=True)  # certifi's bundle does not know this CA
+        assert isinstance(failed.value, transport.ConnectFailed)  # never sent: safe to retry
         assert post(s, url, verify=str(bundle)).json() == {"id": "1"}
         assert post(s, url, verify=str(bundle)).ok
         assert post(s, url, verify=False).ok  # a different setting: a connection of its own
