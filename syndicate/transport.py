@@ -44,7 +44,6 @@ from .guard import GuardedAdapter
 
 MAX_REPLY = 8 * 1024 * 1024  # far above any platform's answer to a post; a bound on memory
 IDLE_PER_ORIGIN = 256  # kept connections per origin: more than a worker's threads
-_CHUNK = 64 * 1024
 
 
 class ReplyTooLarge(requests.RequestException):
@@ -215,9 +214,7 @@ class Transport(GuardedAdapter):
                            if scheme == "https" else _Plain(host, port, connect_timeout or 10.0))
         new.timeout = connect_timeout
         try:
-            new.connect()
-        except guard.UnsafeURL:
-            raise
+            new.connect()  # the guard's refusal (not an OSError) passes as it is
         except TimeoutError as exc:
             raise ConnectTimedOut(f"connecting to {host}:{port}: {exc}") from exc
         except ssl.SSLError as exc:
