@@ -23,7 +23,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -234,6 +234,29 @@ _DEADLINE: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
     "syndicate_deadline", default=None)
 
 
+def under_deadline(sock: socket.socket | None) -> None:
+    """Put a socket a request opened or reused under the request's deadline, if it has one."""
+    deadline = _DEADLINE.get()
+    if deadline is not None and sock is not None:
+        deadline.add(sock)
+
+
+def connect_checked(host: str, port: int,
+                    connect: Callable[[str], socket.socket]) -> socket.socket:
+    """`connect(address)` to the first of `host`'s addresses that answers, once every one of
+    them is checked public: the address just checked is the one connected to, so a second
+    lookup (DNS rebinding) never comes into it. The caller keeps the name for the TLS server
+    name, certificate check and Host header."""
+    error: OSError | None = None
+    for addr in public_addresses(host.rstrip("."), port):
+        try:
+            return connect(addr)
+        except OSError as exc:  # refused or unreachable (urllib3's NewConnectionError): next
+            error = exc
+    assert error is not None
+    raise error
+
+
 class _Checked:
     """Mixed into urllib3's connections: resolve once, check, connect to that address."""
 
@@ -243,9 +266,7 @@ class _Checked:
 
     def _new_conn(self) -> socket.socket:
         sock = self._open()
-        deadline = _DEADLINE.get()
-        if deadline is not None:
-            deadline.add(sock)
+        under_deadline(sock)
         return sock
 
     def _open(self) -> socket.socket:
@@ -253,21 +274,17 @@ class _Checked:
             self.unchecked = True
             return super()._new_conn()  # type: ignore[misc, no-any-return]
         name = self._dns_host
-        error: OSError | None = None
-        for addr in public_addresses(name.rstrip("."), self.port):
-            # Connect to the address just checked; the name comes back at once, for the TLS
-            # server name, certificate check and Host header.
-            self._dns_host = addr
+
+        def to(addr: str) -> socket.socket:
+            self._dns_host = addr  # urllib3 connects to `_dns_host`; the name comes back next
             try:
-                sock: socket.socket = super()._new_conn()  # type: ignore[misc]
-                self.unchecked = False
-                return sock
-            except OSError as exc:  # urllib3's NewConnectionError: try the next address
-                error = exc
+                return super(_Checked, self)._new_conn()  # type: ignore[misc, no-any-return]
             finally:
                 self._dns_host = name
-        assert error is not None
-        raise error
+
+        sock = connect_checked(name, self.port, to)
+        self.unchecked = False
+        return sock
 
 
 class GuardedHTTPConnection(_Checked, HTTPConnection):
@@ -283,9 +300,7 @@ class _ReusesOnlyChecked:
         conn = super()._get_conn(timeout)  # type: ignore[misc]
         if _ACTIVE.get() and getattr(conn, "unchecked", False) and conn.sock is not None:
             conn.close()  # opened without the guard: reconnect, checked
-        deadline = _DEADLINE.get()
-        if deadline is not None and conn.sock is not None:
-            deadline.add(conn.sock)  # a kept-alive connection is under the deadline too
+        under_deadline(conn.sock)  # a kept-alive connection is under the deadline too
         return conn
 
 

@@ -83,14 +83,8 @@ def _open(address: tuple[str, int], timeout: float | None,
     host, port = address
     if not guard.active():
         return socket.create_connection(address, timeout, source_address)
-    error: OSError | None = None
-    for addr in guard.public_addresses(host.rstrip("."), port):
-        try:  # the address just checked; TLS and the Host header keep the name
-            return socket.create_connection((addr, port), timeout, source_address)
-        except OSError as exc:
-            error = exc
-    assert error is not None
-    raise error
+    return guard.connect_checked(host, port, lambda addr: socket.create_connection(
+        (addr, port), timeout, source_address))
 
 
 class _Plain(http.client.HTTPConnection):
@@ -207,7 +201,7 @@ class Transport(GuardedAdapter):
                 if (checking and not conn.checked) or _dropped(conn):
                     conn.close()
                     continue
-                self._watch(conn)
+                guard.under_deadline(conn.sock)
                 return conn
         scheme, host, port, _ = key
         new: Connection = (_TLS(host, port, connect_timeout or 10.0, tls_context(verify))
@@ -222,14 +216,8 @@ class Transport(GuardedAdapter):
         except OSError as exc:
             raise ConnectFailed(f"connecting to {host}:{port}: {exc}") from exc
         new.checked = checking
-        self._watch(new)
+        guard.under_deadline(new.sock)
         return new
-
-    @staticmethod
-    def _watch(conn: Connection) -> None:
-        deadline = guard._DEADLINE.get()
-        if deadline is not None and conn.sock is not None:
-            deadline.add(conn.sock)
 
     def _exchange(self, conn: Connection, key: tuple[str, str, int, bool | str],
                   request: requests.PreparedRequest, path: str, body: bytes | None,

@@ -18,10 +18,12 @@ import requests
 import trustme
 
 from syndicate import guard, transport
+from syndicate.dispatcher import Outcome
 from syndicate.guard import Deadline
 from syndicate.session import Session
 
-from .helpers import dripping
+from .conftest import OUTBOUND_SECRET
+from .helpers import dripping, new_entry
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -215,3 +217,34 @@ def test_a_forked_child_keeps_none_of_its_parents_connections() -> None:
         assert post(s, url).ok  # the parent's kept connection still works
         assert len(peers) == 2
         s.close()
+
+
+def _hook(url: str) -> dict[str, str]:
+    return {"name": "hook", "kind": "webhook", "url": url, "secret": OUTBOUND_SECRET,
+            "timeout": "1s"}
+
+
+def test_a_target_call_is_under_one_deadline(make_runtime) -> None:
+    """An answer that trickles in, a byte well within every read timeout, is cut off at connect
+    plus `timeout`: a delivery cannot be held for as long as the other side likes."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
+    with dripping(head, b"x", 0.05) as url:
+        rt, _ = make_runtime(targets=[_hook(url)])
+        eid = new_entry(rt)
+        outcomes: list[Outcome] = []
+        worker = threading.Thread(target=lambda: outcomes.append(
+            rt.dispatcher.deliver(eid, "hook")), daemon=True)
+        worker.start()
+        worker.join(15)  # the deadline is 11 s (connect 10 + timeout 1); the answer, 80 min
+        assert outcomes, "the delivery was still reading the trickle"
+        out = outcomes[0]
+        assert out.state != "delivered" and "no answer after sending" in (out.error or "")
+
+
+def test_a_target_answer_over_the_cap_says_so(make_runtime, monkeypatch) -> None:
+    monkeypatch.setattr(transport, "MAX_REPLY", 1000)
+    with serving(200, body=b"x" * 5000) as (url, _):
+        rt, _ = make_runtime(targets=[_hook(url)])
+        out = rt.dispatcher.deliver(new_entry(rt), "hook")
+        assert out.state != "delivered" and "over 1000" in out.error
+        assert "the target may have the post" in out.error  # it was sent: not retried blind

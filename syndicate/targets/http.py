@@ -25,7 +25,7 @@ from ..errors import AmbiguousError, PermanentError, TargetBroken, TransientErro
 from ..fetch import USER_AGENT
 from ..guard import Deadline
 from ..session import Session, prepared_url
-from ..transport import ConnectFailed
+from ..transport import ConnectFailed, ReplyTooLarge
 from .base import SECRET_MASK, Attempt, DeliveryResult, Target
 
 
@@ -176,6 +176,10 @@ class HttpTarget(Target):
             if _never_sent(exc):
                 raise TransientError(f"{what}: cannot connect: {exc.__class__.__name__}",
                                      request=prepared) from None
+            if isinstance(exc, ReplyTooLarge):  # it answered: say what was wrong with it
+                error = AmbiguousError if creates else TransientError
+                raise error(f"{what}: {exc}" + ("; the target may have the post" if creates
+                                                else ""), request=prepared) from None
             if creates:
                 raise AmbiguousError(f"{what}: no answer after sending ({exc.__class__.__name__});"
                                      " the target may have the post", request=prepared) from None
