@@ -387,7 +387,8 @@ def fan_out(redis_url: str, entries: int, workers: int, concurrency: int,
         Figure(f"fan-out: {entries} entries x 3 targets (50 ms each)", rate, "deliveries/s",
                noop_rate, ">= 60% of no-op tasks/s", rate / noop_rate >= 0.6,
                f"{workers} worker processes x {concurrency} threads; median of {rounds} "
-               "alternating rounds", percent=True),
+               "alternating rounds; an entry's three deliveries share one task, made at once "
+               "(`deliver_run`)", percent=True),
         Figure("CPU per delivery, all processes", sum(cpu_real.values()), "ms",
                sum(cpu_noop.values()), "report", True,
                ", ".join(f"{k} {cpu_real[k]:.2f} (no-op {cpu_noop[k]:.2f})" for k in cpu_real)

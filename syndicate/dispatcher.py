@@ -11,10 +11,12 @@ message does nothing and a lost one is found again.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -57,6 +59,42 @@ class Queue(Protocol):
     def poll(self, source: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+LANE_THREADS = 64  # per process: the other targets of the runs being made, at most at once
+
+
+class Lanes:
+    """The threads that make a run's other targets at once (`Dispatcher.deliver_run`).
+
+    Made only as needed, up to `LANE_THREADS`; past that a lane waits its turn. A lane never
+    waits on another, so they cannot deadlock. A forked child starts with none of them."""
+
+    def __init__(self, size: int = LANE_THREADS) -> None:
+        self.size = size
+        self._pool: ThreadPoolExecutor | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[list[int]], None], lane: list[int]) -> Future[None]:
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid():
+                self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="syndicate-lane")
+                self._pid = os.getpid()
+            pool = self._pool
+        try:
+            return pool.submit(fn, lane)
+        except RuntimeError:  # shut down, the worker is stopping: made here, in turn
+            done: Future[None] = Future()
+            fn(lane)
+            done.set_result(None)
+            return done
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None and self._pid == os.getpid():
+            pool.shutdown(wait=True)
 
 
 class LeaseLost(SyndicateError):
@@ -154,6 +192,7 @@ class Dispatcher:
         self.metrics = metrics or Metrics(r, keys)
         # One adapter (and HTTP session) per thread: a threads-pool worker shares this object.
         self._local = threading.local()
+        self._lanes = Lanes()
 
     def target(self, name: str) -> Target:
         adapters: dict[str, Target] = self._local.__dict__.setdefault("adapters", {})
@@ -167,6 +206,7 @@ class Dispatcher:
         return adapter
 
     def close(self) -> None:
+        self._lanes.close()
         for adapter in self._local.__dict__.get("adapters", {}).values():
             adapter.close()
         self._local.__dict__.pop("adapters", None)
@@ -207,9 +247,16 @@ class Dispatcher:
                         for c, n in direct])
             for i, entry_id in enumerate(entry_ids)], now=now)
         runs: list[list[tuple[str, str]]] = []
+        # An entry's targets that take one entry a task share one task (`deliver_run` makes
+        # them at once): Celery's own work for a message costs more than a delivery's.
+        single = [t for t, (cfg, n) in enumerate(direct) if n == 1 and cfg.delay <= 0]
+        for entry_id, new in zip(entry_ids, created, strict=True):
+            run = [(entry_id, direct[t][0].name) for t in single if new[t]]
+            if run:
+                runs.append(run)
         for t, (cfg, n) in enumerate(direct):
-            if cfg.delay > 0:
-                continue  # the reconciler wakes them when their delay is over
+            if cfg.delay > 0 or n == 1:
+                continue  # the reconciler wakes delayed ones when their delay is over
             made = [entry_id for entry_id, new in zip(entry_ids, created, strict=True)
                     if new[t]]
             runs += [[(entry_id, cfg.name) for entry_id in made[k:k + n]]
@@ -269,22 +316,40 @@ class Dispatcher:
 
     # -- one attempt -----------------------------------------------------------------------
     def deliver_run(self, pairs: Iterable[Sequence[str]]) -> list[Outcome]:
-        """`deliver` for each (entry, target) in turn: one task's run (see `fan_out_many`).
+        """`deliver` for each (entry, target) of one task's run (see `fan_out_many`): each
+        target's deliveries in order, different targets at once (the first on this thread,
+        the others on the process's run threads), so one slow target holds up no other.
 
         Each is its own claim and attempt, so a run cut short (the worker dies, the message is
         redelivered) makes only what is still to make. An error on one is logged and left to
-        the reconciler, as a failed task's would be, and the run goes on."""
-        outcomes = []
-        for entry_id, target in pairs:
-            try:
-                outcomes.append(self.deliver(entry_id, target))
-            except Exception as exc:
-                # Said as the ledger says errors: an unexpected one may quote a secret.
-                error = self.ledger.redactor.redact(f"{exc.__class__.__name__}: {exc}")
-                log.error("delivery of %s to %s failed, the reconciler will retry it: %s",
-                          entry_id, target, error)
-                outcomes.append(Outcome("error", error=error))
+        the reconciler, as a failed task's would be, and the run goes on. This returns when
+        every delivery of the run has ended, so the task is acknowledged only then."""
+        todo = [(entry_id, target) for entry_id, target in pairs]
+        outcomes: list[Outcome] = [Outcome("error")] * len(todo)
+        lanes: dict[str, list[int]] = {}
+        for i, (_, target) in enumerate(todo):
+            lanes.setdefault(target, []).append(i)
+
+        def make(lane: list[int]) -> None:
+            for i in lane:
+                outcomes[i] = self._deliver_logged(*todo[i])
+
+        first, *others = lanes.values() or [[]]
+        waits = [self._lanes.submit(make, lane) for lane in others]
+        make(first)
+        for wait in waits:
+            wait.result()
         return outcomes
+
+    def _deliver_logged(self, entry_id: str, target: str) -> Outcome:
+        try:
+            return self.deliver(entry_id, target)
+        except Exception as exc:
+            # Said as the ledger says errors: an unexpected one may quote a secret.
+            error = self.ledger.redactor.redact(f"{exc.__class__.__name__}: {exc}")
+            log.error("delivery of %s to %s failed, the reconciler will retry it: %s",
+                      entry_id, target, error)
+            return Outcome("error", error=error)
 
     def deliver(self, entry_id: str, target_name: str, *, patient: bool = True) -> Outcome:
         """One attempt: claim the record, send, record the outcome (and its metrics).

@@ -183,3 +183,74 @@ def test_one_failing_delivery_does_not_stop_its_run(make_runtime, smtp, monkeypa
     assert len(smtp.messages) == 2
     # The one that failed is still known and pending: the reconciler sends it again.
     assert rt.ledger.get(ids[1], "mail").state == "pending"
+
+
+def test_an_entrys_platforms_share_one_task(make_runtime, devto, smtp) -> None:
+    """The targets that take one entry a task get an entry's deliveries in one task; email
+    keeps its runs of entries, a delayed target waits for the reconciler."""
+    rt, q = make_runtime(targets=[devto_target(devto), smtp_target(smtp, name="one", per_task=1),
+                                  smtp_target(smtp), devto_target(devto, name="later",
+                                                                  delay="10m")])
+    ids = [stored(rt, n) for n in range(3)]
+    assert rt.dispatcher.fan_out_many(ids) == 12
+    assert [run_ for run_ in q.runs if run_[0][1] != "mail"] == [
+        [(e, "devto"), (e, "one")] for e in ids]
+    assert [run_ for run_ in q.runs if run_[0][1] == "mail"] == [[(e, "mail") for e in ids]]
+    assert not [pair for pair in q.deliveries if pair[1] == "later"]
+    outcomes = rt.dispatcher.deliver_run(q.runs[0])
+    assert [o.state for o in outcomes] == ["delivered", "delivered"]
+    assert not any(o.attempted for o in rt.dispatcher.deliver_run(q.runs[0]))  # redelivered
+    assert devto.posts_seen == 1 and len(smtp.messages) == 1
+
+
+def test_a_runs_targets_go_at_once_and_each_in_order(make_runtime, devto, smtp,
+                                                     monkeypatch) -> None:
+    """A slow target holds up no other target of the run; one target's entries keep their
+    order; the run returns (and its task is acknowledged) only when all have ended."""
+    import threading
+
+    from syndicate.dispatcher import Outcome
+
+    rt, _ = make_runtime(targets=[devto_target(devto), smtp_target(smtp, per_task=2)])
+    quick_done = threading.Event()
+    seen: list[tuple[str, str, str]] = []
+
+    def deliver(entry_id: str, target: str, **kw):
+        if target == "devto":  # the slow one: it waits until the other target has delivered
+            assert quick_done.wait(5), "the run made its targets one after the other"
+        seen.append((entry_id, target, threading.current_thread().name))
+        if target == "mail" and entry_id == "e2":
+            quick_done.set()
+        return Outcome("delivered", attempted=True)
+
+    monkeypatch.setattr(rt.dispatcher, "deliver", deliver)
+    run_ = [("e1", "devto"), ("e1", "mail"), ("e2", "mail")]
+    outcomes = rt.dispatcher.deliver_run(run_)
+    assert [o.state for o in outcomes] == ["delivered"] * 3
+    assert [(e, t) for e, t, _ in seen] == [("e1", "mail"), ("e2", "mail"), ("e1", "devto")]
+    threads = {t: name for _, t, name in seen}
+    assert threads["devto"] == threading.current_thread().name  # the first lane: this thread
+    assert threads["mail"].startswith("syndicate-lane")
+
+
+def test_lanes_in_a_forked_child_are_its_own() -> None:
+    import os
+
+    from syndicate.dispatcher import Lanes
+
+    lanes = Lanes(2)
+    got: list[int] = []
+    lanes.submit(lambda lane: got.extend(lane), [1]).result(5)
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's pool threads do not exist here
+        code = 1
+        try:
+            out: list[int] = []
+            lanes.submit(lambda lane: out.extend(lane), [2]).result(5)
+            code = 0 if out == [2] else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert got == [1]
+    lanes.close()

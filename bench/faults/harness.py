@@ -412,14 +412,16 @@ def drain(rt: Runtime, expected: int, timeout: float,
 def check(name: str, ids: list[str], *, hook: CountingTarget | None = None,
           smtp: CountingSmtp | None = None, states: Counter[str], started: float,
           faults: int, control: bool = False, notes: str = "",
-          unknown_mail: set[str] | None = None) -> Result:
+          unknown_mail: set[str] | None = None, hook2: CountingTarget | None = None) -> Result:
     lost = dup = repeats = 0
     deliveries = 0
-    if hook is not None:
+    for h in (hook, hook2):
+        if h is None:
+            continue
         deliveries += len(ids)
-        lost += sum(1 for i in ids if hook.effects[i] == 0)
-        dup += sum(max(0, hook.effects[i] - 1) for i in ids)
-        repeats += sum(max(0, hook.raw[i] - 1) for i in ids)
+        lost += sum(1 for i in ids if h.effects[i] == 0)
+        dup += sum(max(0, h.effects[i] - 1) for i in ids)
+        repeats += sum(max(0, h.raw[i] - 1) for i in ids)
     if smtp is not None:
         deliveries += len(ids)
         dup += sum(max(0, smtp.count[i] - 1) for i in ids)

@@ -25,10 +25,13 @@ from .harness import (
 
 
 def _targets(hook: CountingTarget, smtp: CountingSmtp | None, timeout: str = "1s",
-             max_attempts: int = 20) -> list[dict[str, object]]:
-    out: list[dict[str, object]] = [{"name": "hook", "kind": "webhook", "url": hook.url,
-                                     "secret": HOOK_SECRET, "timeout": timeout,
-                                     "max_attempts": max_attempts}]
+             max_attempts: int = 20, hook2: CountingTarget | None = None
+             ) -> list[dict[str, object]]:
+    # With `hook2`, an entry's two webhooks share one task and are made at once (two lanes).
+    out: list[dict[str, object]] = [
+        {"name": name, "kind": "webhook", "url": h.url, "secret": HOOK_SECRET,
+         "timeout": timeout, "max_attempts": max_attempts}
+        for name, h in (("hook", hook), ("hook2", hook2)) if h is not None]
     if smtp is not None:
         out.append({"name": "mail", "kind": "smtp", "host": "127.0.0.1", "port": smtp.port,
                     "security": "none", "from": "f@faults.example",
@@ -40,10 +43,12 @@ def _targets(hook: CountingTarget, smtp: CountingSmtp | None, timeout: str = "1s
 def worker_kill(folder: Path, redis_url: str, *, entries: int = 1000, every: float = 3.0,
                 control: bool = False, timeout: float = 240.0, latency: float = 0.02) -> Result:
     """kill -9 the worker every few seconds while deliveries run; start it again each time.
-    Both targets answer after `latency`, so that kills land in the middle of a run of emails
-    (one task makes several) and of a webhook's request."""
+    Every target answers after `latency`, so that kills land in the middle of a run of emails
+    (one task makes several), of a webhook's request, and of a run whose two webhooks are being
+    made at once."""
     hook, smtp = CountingTarget(TargetBehaviour(latency=latency)), CountingSmtp(latency)
-    cluster = Cluster(redis_url, folder, _targets(hook, smtp), prefix="f-kill",
+    hook2 = CountingTarget(TargetBehaviour(latency=latency), seed=8)
+    cluster = Cluster(redis_url, folder, _targets(hook, smtp, hook2=hook2), prefix="f-kill",
                       unsafe="acks_early,no_reconcile" if control else "")
     try:
         rt = cluster.up()
@@ -55,16 +60,17 @@ def worker_kill(folder: Path, redis_url: str, *, entries: int = 1000, every: flo
             cluster.start_worker()
 
         chaos = Every(every, 40, restart_worker)
-        states = drain(rt, 2 * entries, 45 if control else timeout, chaos)
+        states = drain(rt, 3 * entries, 45 if control else timeout, chaos)
         if not control:  # the last worker lives: let leases run out and the reconciler finish
-            states = drain(rt, 2 * entries, timeout)
-        return check("worker kill -9", ids, hook=hook, smtp=smtp, states=states,
+            states = drain(rt, 3 * entries, timeout)
+        return check("worker kill -9", ids, hook=hook, smtp=smtp, states=states, hook2=hook2,
                      started=started, faults=chaos.count, control=control,
                      unknown_mail=unknown_ids(rt, "mail"),
                      notes=f"{chaos.count} kills, every {every:g}s")
     finally:
         cluster.stop()
         hook.stop()
+        hook2.stop()
         smtp.stop()
 
 
@@ -102,7 +108,9 @@ def redis_kill(folder: Path, _redis_url: str, *, entries: int = 1000, every: flo
     """kill -9 Redis and start it on its AOF (appendfsync always) during the deliveries."""
     server = RedisProc(folder / "redis", appendonly=not control).start()
     hook, smtp = CountingTarget(TargetBehaviour(latency=0.1)), CountingSmtp()
-    cluster = Cluster(server.url, folder / "cluster", _targets(hook, smtp), prefix="f-redis")
+    hook2 = CountingTarget(TargetBehaviour(latency=0.1), seed=8)  # shares each entry's task
+    cluster = Cluster(server.url, folder / "cluster", _targets(hook, smtp, hook2=hook2),
+                      prefix="f-redis")
     try:
         rt = cluster.up()
         started = time.monotonic()
@@ -128,20 +136,21 @@ def redis_kill(folder: Path, _redis_url: str, *, entries: int = 1000, every: flo
 
         def safe_drain(during):  # type: ignore[no-untyped-def]
             try:
-                return drain(rt, 2 * entries, 60 if control else timeout, during)
+                return drain(rt, 3 * entries, 60 if control else timeout, during)
             except Exception:  # Redis away for a moment: look again
                 time.sleep(0.5)
-                return drain(rt, 2 * entries, 60 if control else timeout, during)
+                return drain(rt, 3 * entries, 60 if control else timeout, during)
 
         states = safe_drain(chaos)
         return check("Redis kill -9, restart on AOF", ids, hook=hook, smtp=smtp, states=states,
-                     started=started, faults=kill_redis.count, control=control,
+                     hook2=hook2, started=started, faults=kill_redis.count, control=control,
                      unknown_mail=unknown_ids(rt, "mail"),
                      notes=f"{kill_redis.count} kills, {restarts} process restarts; " + (
                          "AOF off" if control else "appendonly yes, appendfsync always"))
     finally:
         cluster.stop()
         hook.stop()
+        hook2.stop()
         smtp.stop()
         server.stop()
 
