@@ -61,14 +61,15 @@ class Queue(Protocol):
     def close(self) -> None: ...
 
 
-LANE_THREADS = 64  # per process: the other targets of the runs being made, at most at once
+LANE_THREADS = 64  # per process, unless the worker says how many runs it makes at once
 
 
 class Lanes:
     """The threads that make a run's other targets at once (`Dispatcher.deliver_run`).
 
-    Made only as needed, up to `LANE_THREADS`; past that a lane waits its turn. A lane never
-    waits on another, so they cannot deadlock. A forked child starts with none of them."""
+    Made only as needed, up to `size` (`Dispatcher.fit_lanes`); past that a lane waits its
+    turn. A lane never waits on another, so they cannot deadlock. A forked child starts with
+    none of them."""
 
     def __init__(self, size: int = LANE_THREADS) -> None:
         self.size = size
@@ -192,7 +193,7 @@ class Dispatcher:
         self.metrics = metrics or Metrics(r, keys)
         # One adapter (and HTTP session) per thread: a threads-pool worker shares this object.
         self._local = threading.local()
-        self._lanes = Lanes()
+        self.lanes = Lanes()
 
     def target(self, name: str) -> Target:
         adapters: dict[str, Target] = self._local.__dict__.setdefault("adapters", {})
@@ -206,10 +207,18 @@ class Dispatcher:
         return adapter
 
     def close(self) -> None:
-        self._lanes.close()
+        self.lanes.close()
         for adapter in self._local.__dict__.get("adapters", {}).values():
             adapter.close()
         self._local.__dict__.pop("adapters", None)
+
+    def fit_lanes(self, concurrency: int) -> int:
+        """Enough lane threads that no run's target waits for one: each of the worker's
+        `concurrency` threads makes one run at a time, with a lane for each target but the
+        first. Returns the size."""
+        targets = sum(1 for c in self.config.enabled_targets if not self.digests.wants(c))
+        self.lanes.size = max(1, concurrency * max(1, targets - 1))
+        return self.lanes.size
 
     def lease_for(self, cfg: TargetConfig) -> float:
         # Long enough for a lookup, the request and its timeout; short enough that a dead
@@ -246,21 +255,24 @@ class Dispatcher:
                          max(now + c.delay, now + FANOUT_GRACE + (i % n) * c.timeout))
                         for c, n in direct])
             for i, entry_id in enumerate(entry_ids)], now=now)
+        # An entry's deliveries share one task wherever a target has only that entry to make
+        # (`deliver_run` makes them at once): Celery's own work for a message costs a worker
+        # more than a webhook delivery does. A target with `per_task` > 1 and several entries
+        # gets them in runs of its own, which it makes in order.
+        shared: dict[str, list[tuple[str, str]]] = {}
         runs: list[list[tuple[str, str]]] = []
-        # An entry's targets that take one entry a task share one task (`deliver_run` makes
-        # them at once): Celery's own work for a message costs more than a delivery's.
-        single = [t for t, (cfg, n) in enumerate(direct) if n == 1 and cfg.delay <= 0]
-        for entry_id, new in zip(entry_ids, created, strict=True):
-            run = [(entry_id, direct[t][0].name) for t in single if new[t]]
-            if run:
-                runs.append(run)
         for t, (cfg, n) in enumerate(direct):
-            if cfg.delay > 0 or n == 1:
-                continue  # the reconciler wakes delayed ones when their delay is over
+            if cfg.delay > 0:
+                continue  # the reconciler wakes them when their delay is over
             made = [entry_id for entry_id, new in zip(entry_ids, created, strict=True)
                     if new[t]]
-            runs += [[(entry_id, cfg.name) for entry_id in made[k:k + n]]
-                     for k in range(0, len(made), n)]
+            for k in range(0, len(made), n):
+                chunk = made[k:k + n]
+                if len(chunk) == 1:
+                    shared.setdefault(chunk[0], []).append((chunk[0], cfg.name))
+                else:
+                    runs.append([(entry_id, cfg.name) for entry_id in chunk])
+        runs += shared.values()
         # Oldest first: every target's first run, then every target's second...
         position = {entry_id: i for i, entry_id in enumerate(entry_ids)}
         runs.sort(key=lambda run: position[run[0][0]])
@@ -335,7 +347,7 @@ class Dispatcher:
                 outcomes[i] = self._deliver_logged(*todo[i])
 
         first, *others = lanes.values() or [[]]
-        waits = [self._lanes.submit(make, lane) for lane in others]
+        waits = [self.lanes.submit(make, lane) for lane in others]
         make(first)
         for wait in waits:
             wait.result()

@@ -186,21 +186,29 @@ def test_one_failing_delivery_does_not_stop_its_run(make_runtime, smtp, monkeypa
 
 
 def test_an_entrys_platforms_share_one_task(make_runtime, devto, smtp) -> None:
-    """The targets that take one entry a task get an entry's deliveries in one task; email
-    keeps its runs of entries, a delayed target waits for the reconciler."""
+    """An entry's deliveries share one task where each target has only that entry to make;
+    email with several entries keeps its runs of them; a delayed target waits for the
+    reconciler."""
     rt, q = make_runtime(targets=[devto_target(devto), smtp_target(smtp, name="one", per_task=1),
                                   smtp_target(smtp), devto_target(devto, name="later",
                                                                   delay="10m")])
     ids = [stored(rt, n) for n in range(3)]
     assert rt.dispatcher.fan_out_many(ids) == 12
-    assert [run_ for run_ in q.runs if run_[0][1] != "mail"] == [
-        [(e, "devto"), (e, "one")] for e in ids]
+    shared = [run_ for run_ in q.runs if run_[0][1] != "mail"]
+    assert shared == [[(e, "devto"), (e, "one")] for e in ids]
     assert [run_ for run_ in q.runs if run_[0][1] == "mail"] == [[(e, "mail") for e in ids]]
     assert not [pair for pair in q.deliveries if pair[1] == "later"]
-    outcomes = rt.dispatcher.deliver_run(q.runs[0])
+    outcomes = rt.dispatcher.deliver_run(shared[0])
     assert [o.state for o in outcomes] == ["delivered", "delivered"]
-    assert not any(o.attempted for o in rt.dispatcher.deliver_run(q.runs[0]))  # redelivered
+    assert not any(o.attempted for o in rt.dispatcher.deliver_run(shared[0]))  # redelivered
     assert devto.posts_seen == 1 and len(smtp.messages) == 1
+    # One new entry (a publish webhook's): email has only it to make, and joins its task.
+    q.runs.clear()
+    (last,) = [stored(rt, 3)]
+    rt.dispatcher.fan_out_many([last])
+    assert q.runs == [[(last, "devto"), (last, "one"), (last, "mail")]]
+    assert [o.state for o in rt.dispatcher.deliver_run(q.runs[0])] == ["delivered"] * 3
+    assert devto.posts_seen == 2 and len(smtp.messages) == 3
 
 
 def test_a_runs_targets_go_at_once_and_each_in_order(make_runtime, devto, smtp,

@@ -102,6 +102,8 @@ def test_new_post_reaches_every_target_once(service: Service, feed_server, devto
     status = service.cli("status", "--json")
     assert status.returncode == 0, status.stderr
     assert sorted(d["state"] for d in json.loads(status.stdout)) == ["delivered", "delivered"]
+    # The worker sized its lanes for its 4 threads: one other target each.
+    assert "up to 4 lane threads" in (service.logs / "worker.log").read_text()
     # The containers' health checks: this host's worker and scheduler checked in.
     for part in ("worker", "beat"):
         health = service.cli("healthcheck", part)

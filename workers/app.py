@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import celery.apps.worker as celery_worker
 from celery import Celery, Task
-from celery.signals import beat_init, worker_init, worker_ready, worker_shutting_down
+from celery.signals import (
+    beat_init,
+    celeryd_after_setup,
+    worker_init,
+    worker_ready,
+    worker_shutting_down,
+)
 from redis import Redis
 
 from syndicate import config as config_mod
@@ -115,6 +121,15 @@ def _first_tick_now(sender: object = None, **_: object) -> None:
 def _build_runtime(**_: object) -> None:
     # Before the first task, which would otherwise wait for it.
     SyndicateTask.shared()
+
+
+@celeryd_after_setup.connect
+def _fit_lanes(sender: object = None, instance: Any = None, **_: object) -> None:
+    # The worker's concurrency is known from here on (the command line may have set it).
+    concurrency = getattr(instance, "concurrency", None)
+    if isinstance(concurrency, int) and concurrency > 0:
+        size = SyndicateTask.shared().dispatcher.fit_lanes(concurrency)
+        log.info("a run's targets are made at once: up to %d lane threads", size)
 
 
 @worker_ready.connect
