@@ -11,12 +11,10 @@ message does nothing and a lost one is found again.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -35,6 +33,7 @@ from .errors import (
 )
 from .fulltext import FullText
 from .health import TargetHealth, credentials_digest
+from .lanes import Lanes
 from .ledger import Claim, ClaimOutcome, Ledger, State
 from .limiter import Limiter
 from .metrics import Metrics
@@ -59,43 +58,6 @@ class Queue(Protocol):
     def poll(self, source: str) -> None: ...
 
     def close(self) -> None: ...
-
-
-LANE_THREADS = 64  # per process, unless the worker says how many runs it makes at once
-
-
-class Lanes:
-    """The threads that make a run's other targets at once (`Dispatcher.deliver_run`).
-
-    Made only as needed, up to `size` (`Dispatcher.fit_lanes`); past that a lane waits its
-    turn. A lane never waits on another, so they cannot deadlock. A forked child starts with
-    none of them."""
-
-    def __init__(self, size: int = LANE_THREADS) -> None:
-        self.size = size
-        self._pool: ThreadPoolExecutor | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Callable[[list[int]], None], lane: list[int]) -> Future[None]:
-        with self._lock:
-            if self._pool is None or self._pid != os.getpid():
-                self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="syndicate-lane")
-                self._pid = os.getpid()
-            pool = self._pool
-        try:
-            return pool.submit(fn, lane)
-        except RuntimeError:  # shut down, the worker is stopping: made here, in turn
-            done: Future[None] = Future()
-            fn(lane)
-            done.set_result(None)
-            return done
-
-    def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None and self._pid == os.getpid():
-            pool.shutdown(wait=True)
 
 
 class LeaseLost(SyndicateError):
@@ -330,7 +292,7 @@ class Dispatcher:
     def deliver_run(self, pairs: Iterable[Sequence[str]]) -> list[Outcome]:
         """`deliver` for each (entry, target) of one task's run (see `fan_out_many`): each
         target's deliveries in order, different targets at once (the first on this thread,
-        the others on the process's run threads), so one slow target holds up no other.
+        the others on the process's lane threads), so one slow target holds up no other.
 
         Each is its own claim and attempt, so a run cut short (the worker dies, the message is
         redelivered) makes only what is still to make. An error on one is logged and left to

@@ -244,7 +244,7 @@ def test_a_runs_targets_go_at_once_and_each_in_order(make_runtime, devto, smtp,
 def test_lanes_in_a_forked_child_are_its_own() -> None:
     import os
 
-    from syndicate.dispatcher import Lanes
+    from syndicate.lanes import Lanes
 
     lanes = Lanes(2)
     got: list[int] = []
