@@ -33,7 +33,7 @@ from .errors import (
 )
 from .fulltext import FullText
 from .health import TargetHealth, credentials_digest
-from .lanes import Lanes
+from .lanes import LANE_MAX, Lanes
 from .ledger import Claim, ClaimOutcome, Ledger, State
 from .limiter import Limiter
 from .metrics import Metrics
@@ -177,9 +177,9 @@ class Dispatcher:
     def fit_lanes(self, concurrency: int) -> int:
         """Enough lane threads that no run's target waits for one: each of the worker's
         `concurrency` threads makes one run at a time, with a lane for each target but the
-        first. Returns the size."""
+        first; at most `LANE_MAX`, which bounds a process's threads. Returns the size."""
         targets = sum(1 for c in self.config.enabled_targets if not self.digests.wants(c))
-        self.lanes.size = max(1, concurrency * max(1, targets - 1))
+        self.lanes.size = max(1, min(LANE_MAX, concurrency * max(1, targets - 1)))
         return self.lanes.size
 
     def lease_for(self, cfg: TargetConfig) -> float:

@@ -13,9 +13,10 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-__all__ = ["LANE_THREADS", "Lanes"]
+__all__ = ["LANE_MAX", "LANE_THREADS", "Lanes"]
 
 LANE_THREADS = 64  # per process, unless the worker says how many runs it makes at once
+LANE_MAX = 256  # per process, whatever it says: past this a lane waits its turn
 
 
 class Lanes:

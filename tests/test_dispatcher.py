@@ -262,3 +262,12 @@ def test_lanes_in_a_forked_child_are_its_own() -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert got == [1]
     lanes.close()
+
+
+def test_lanes_are_sized_for_the_workers_threads_and_bounded(make_runtime, devto, smtp) -> None:
+    from syndicate.lanes import LANE_MAX
+
+    rt, _ = make_runtime(targets=[devto_target(devto), smtp_target(smtp),
+                                  smtp_target(smtp, name="two")])
+    assert rt.dispatcher.fit_lanes(4) == 8  # each of 4 threads: two targets besides its first
+    assert rt.dispatcher.fit_lanes(1000) == LANE_MAX
