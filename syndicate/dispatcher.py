@@ -189,7 +189,8 @@ class Dispatcher:
 
     # -- fan-out ---------------------------------------------------------------------------
     def fan_out(self, entry_id: str, *, now: float | None = None) -> int:
-        """Open a ledger record for each enabled target and wake a worker for each."""
+        """Open a ledger record for each enabled target and wake a worker for them (one task
+        makes them all at once, see `fan_out_many`)."""
         return self.fan_out_many([entry_id], now=now)
 
     def fan_out_many(self, entry_ids: list[str], *, now: float | None = None) -> int:
@@ -198,7 +199,7 @@ class Dispatcher:
 
         A target whose `per_task` is more than one gets its wake-ups in runs of that many
         entries, one task each (`deliver_run`): for email, Celery's own work for a task costs
-        more than the message."""
+        more than the message. Every other wake-up shares its entry's task (below)."""
         if not entry_ids:
             return 0
         now = time.time() if now is None else now
