@@ -1,8 +1,9 @@
 """The dispatcher: entries in the outbox -> ledger records -> one attempt at a time per record.
 
 Data flows one way: the poller puts new entries in the store's outbox; `fan_out` opens one ledger
-record per (entry, target) and wakes a worker for each; `deliver` makes one attempt, guarded by the
-ledger's claim, and records what the adapter said; `reconcile` (run by the scheduler) re-enqueues
+record per (entry, target) and wakes a worker for them, an entry's records in one task whose
+targets are made at once (`deliver_run`); `deliver` makes one attempt, guarded by the ledger's
+claim, and records what the adapter said; `reconcile` (run by the scheduler) re-enqueues
 whatever a lost message, a dead worker or a retry delay left due, and fans out any entry a crash
 left in the outbox. The ledger decides; queue messages are only wake-up calls, so a duplicate
 message does nothing and a lost one is found again.
