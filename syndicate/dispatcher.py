@@ -179,7 +179,9 @@ class Dispatcher:
         """Enough lane threads that no run's target waits for one: each of the worker's
         `concurrency` threads makes one run at a time, with a lane for each target but the
         first; at most `LANE_MAX`, which bounds a process's threads. Returns the size."""
-        targets = sum(1 for c in self.config.enabled_targets if not self.digests.wants(c))
+        # A delayed target's or a digest's deliveries are woken one a task, never in a run.
+        targets = sum(1 for c in self.config.enabled_targets
+                      if c.delay <= 0 and not self.digests.wants(c))
         self.lanes.size = max(1, min(LANE_MAX, concurrency * max(1, targets - 1)))
         return self.lanes.size
 

@@ -33,18 +33,20 @@ class Lanes:
         self._lock = threading.Lock()
 
     def submit(self, fn: Callable[[list[int]], None], lane: list[int]) -> Future[None]:
+        # Under the lock, so that `close` cannot shut the pool between its choice and the
+        # submit: a lane submitted before `close` is made before `close` returns.
         with self._lock:
             if self._pool is None or self._pid != os.getpid():
                 self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="syndicate-lane")
                 self._pid = os.getpid()
-            pool = self._pool
-        try:
-            return pool.submit(fn, lane)
-        except RuntimeError:  # shut down, the worker is stopping: made here, in turn
-            done: Future[None] = Future()
-            fn(lane)
-            done.set_result(None)
-            return done
+            try:
+                return self._pool.submit(fn, lane)
+            except RuntimeError:
+                pass  # the interpreter is exiting and takes no new thread's work
+        done: Future[None] = Future()
+        fn(lane)  # made here, in turn
+        done.set_result(None)
+        return done
 
     def close(self) -> None:
         with self._lock:

@@ -268,6 +268,8 @@ def test_lanes_are_sized_for_the_workers_threads_and_bounded(make_runtime, devto
     from syndicate.lanes import LANE_MAX
 
     rt, _ = make_runtime(targets=[devto_target(devto), smtp_target(smtp),
-                                  smtp_target(smtp, name="two")])
-    assert rt.dispatcher.fit_lanes(4) == 8  # each of 4 threads: two targets besides its first
+                                  smtp_target(smtp, name="two"),
+                                  devto_target(devto, name="later", delay="10m")])
+    # Each of 4 threads: two targets besides its first (the delayed one never joins a run).
+    assert rt.dispatcher.fit_lanes(4) == 8
     assert rt.dispatcher.fit_lanes(1000) == LANE_MAX
